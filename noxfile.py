@@ -1,0 +1,207 @@
+"""The one entry point for checks, builds, benchmarks and the demo of the monorepo.
+
+Packages are discovered from ``packages/*/pyproject.toml``; each gets its own
+``types-<dist>`` and ``tests-<dist>`` sessions, run in an environment that holds
+only that package and the sibling packages it declares (installed from their
+local folders, never from PyPI), so an undeclared import of a sibling fails.
+
+Plain ``nox`` runs lint, every type check, every test session, the integration
+tests and the build. ``nox -s bench`` runs the benchmarks (not in the default run).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import tomllib
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PACKAGES_DIR = ROOT / "packages"
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = False
+nox.options.error_on_missing_interpreters = True
+
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+TEST_TOOLS = ["pytest>=8", "hypothesis>=6.100", "coverage[toml]>=7.4"]
+TYPE_TOOLS = ["mypy>=1.11"]
+LINT_TOOLS = ["ruff>=0.6"]
+BUILD_TOOLS = ["build>=1.2", "twine>=5", "hatchling>=1.21"]
+
+
+@dataclass(frozen=True)
+class Package:
+    """A distribution of the monorepo, as its pyproject.toml declares it."""
+
+    dist: str
+    path: Path
+    import_name: str | None
+    siblings: tuple[str, ...]
+    """Names of sibling distributions it depends on (directly)."""
+    test_requires: tuple[str, ...]
+    """Third-party requirements of its tests (``[dependency-groups] test``)."""
+
+    @property
+    def has_code(self) -> bool:
+        """Whether the package ships an import package (the meta-package may not)."""
+        return self.import_name is not None
+
+
+def _requirement_name(requirement: str) -> str:
+    match = re.match(r"[A-Za-z0-9._-]+", requirement.strip())
+    if match is None:
+        msg = f"cannot read the requirement {requirement!r}"
+        raise ValueError(msg)
+    return re.sub(r"[-_.]+", "-", match.group(0)).lower()
+
+
+def _discover() -> dict[str, Package]:
+    found: dict[str, dict[str, object]] = {}
+    for pyproject in sorted(PACKAGES_DIR.glob("*/pyproject.toml")):
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        found[_requirement_name(data["project"]["name"])] = data
+    packages: dict[str, Package] = {}
+    for dist, data in found.items():
+        project = data["project"]
+        assert isinstance(project, dict)
+        path = PACKAGES_DIR / dist
+        siblings = tuple(
+            name
+            for name in (_requirement_name(r) for r in project.get("dependencies", []))
+            if name in found
+        )
+        groups = data.get("dependency-groups", {})
+        assert isinstance(groups, dict)
+        src = sorted(p.name for p in (path / "src").glob("*") if (p / "__init__.py").exists())
+        packages[dist] = Package(
+            dist=dist,
+            path=path,
+            import_name=src[0] if src else None,
+            siblings=siblings,
+            test_requires=tuple(groups.get("test", [])),
+        )
+    return packages
+
+
+PACKAGES = _discover()
+
+
+def closure(dist: str) -> list[Package]:
+    """The package and every sibling it depends on, transitively, dependencies first."""
+    ordered: list[Package] = []
+
+    def visit(name: str) -> None:
+        package = PACKAGES[name]
+        if package in ordered:
+            return
+        for sibling in package.siblings:
+            visit(sibling)
+        ordered.append(package)
+
+    visit(dist)
+    return ordered
+
+
+def install_closure(session: nox.Session, dist: str, *extra: str) -> None:
+    """Install a package and its declared siblings from their local folders."""
+    local = [str(p.path) for p in closure(dist)]
+    session.install(*local, *extra)
+
+
+def _register_package_sessions(package: Package) -> None:
+    if not package.has_code:
+        return
+    src = package.path / "src"
+    tests = package.path / "tests"
+
+    @nox.session(name=f"types-{package.dist}", python=PYTHON, tags=["types"])
+    def types(session: nox.Session) -> None:
+        install_closure(session, package.dist, *TYPE_TOOLS, *TEST_TOOLS, *package.test_requires)
+        targets = [str(src / str(package.import_name))]
+        if tests.is_dir():
+            targets.append(str(tests))
+        session.run("mypy", *targets, env={"MYPYPATH": str(src)})
+
+    @nox.session(name=f"tests-{package.dist}", python=PYTHON, tags=["tests"])
+    def tests_session(session: nox.Session) -> None:
+        install_closure(session, package.dist, *TEST_TOOLS, *package.test_requires)
+        session.chdir(ROOT)
+        data_file = Path(session.create_tmp()) / ".coverage"
+        session.run(
+            "coverage",
+            "run",
+            f"--data-file={data_file}",
+            f"--source={package.import_name}",
+            "-m",
+            "pytest",
+            str(tests),
+            *session.posargs,
+        )
+        session.run("coverage", "report", f"--data-file={data_file}")
+
+
+for _package in PACKAGES.values():
+    _register_package_sessions(_package)
+
+
+@nox.session(python=PYTHON, tags=["lint"])
+def lint(session: nox.Session) -> None:
+    """Ruff check and ruff format --check over the whole tree."""
+    session.install(*LINT_TOOLS)
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON, tags=["integration"])
+def integration(session: nox.Session) -> None:
+    """Tests against real brokers (tests/integration); they skip when no broker runs.
+
+    Set ``STOMP_REQUIRE_BROKERS=1`` (CI does) to turn a missing broker into a failure.
+    """
+    integration_dir = ROOT / "tests" / "integration"
+    if not any(integration_dir.glob("test_*.py")):
+        session.skip("no integration tests yet")
+    local = [str(p.path) for p in PACKAGES.values() if p.has_code]
+    requires = {r for p in PACKAGES.values() for r in p.test_requires}
+    session.install(*local, *TEST_TOOLS, *sorted(requires))
+    session.chdir(ROOT)
+    session.run("pytest", str(integration_dir), *session.posargs)
+
+
+@nox.session(python=PYTHON, tags=["build"])
+def build(session: nox.Session) -> None:
+    """Wheel and sdist of every package; py.typed in each wheel; twine check of the metadata."""
+    session.install(*BUILD_TOOLS)
+    dist_root = ROOT / "dist"
+    shutil.rmtree(dist_root, ignore_errors=True)
+    for package in PACKAGES.values():
+        out = dist_root / package.dist
+        session.run(
+            "python", "-m", "build", "--no-isolation", "--outdir", str(out), str(package.path)
+        )
+        wheels = list(out.glob("*.whl"))
+        sdists = list(out.glob("*.tar.gz"))
+        if len(wheels) != 1 or len(sdists) != 1:
+            session.error(f"{package.dist}: expected one wheel and one sdist in {out}")
+        if package.has_code:
+            marker = f"{package.import_name}/py.typed"
+            with zipfile.ZipFile(wheels[0]) as wheel:
+                if marker not in wheel.namelist():
+                    session.error(f"{package.dist}: {marker} missing from {wheels[0].name}")
+        session.run("twine", "check", "--strict", *(str(p) for p in wheels + sdists))
+
+
+@nox.session(python=PYTHON, default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks of this project against its peers, in one run (not in the default run)."""
+    local = [str(p.path) for p in PACKAGES.values() if p.has_code]
+    session.install(*local, "stomp.py", "stompest==2.3.0", "psutil")
+    session.chdir(ROOT)
+    for script in sorted((ROOT / "bench").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs)
