@@ -14,12 +14,16 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-import tomllib
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import nox
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # nox itself depends on tomli before 3.11
+    import tomli as tomllib
 
 ROOT = Path(__file__).parent
 PACKAGES_DIR = ROOT / "packages"

@@ -1,0 +1,403 @@
+"""The incremental parser: bytes in, in any chunking, frames and heart-beats out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from itertools import repeat
+from typing import Final
+
+from stomp_frame._errors import LimitExceeded, ParseError
+from stomp_frame._frame import HEARTBEAT, Frame, HeartBeat, Limits, _first_wins, _trusted_frame
+from stomp_frame._version import BODY_COMMANDS, COMMANDS, UNESCAPED_COMMANDS, Version
+
+__all__ = ["Parser"]
+
+_DEFAULT_LIMITS: Final = Limits()
+_partition = str.partition
+
+# Spec 1.1: "\\" "\c" "\n"; 1.2 adds "\r". "Undefined escape sequences such as \t
+# MUST be treated as a fatal protocol error."
+_UNESCAPES_1_1: Final = {"\\\\": "\\", "\\c": ":", "\\n": "\n"}
+_UNESCAPES_1_2: Final = {**_UNESCAPES_1_1, "\\r": "\r"}
+_ESCAPE_RE: Final = re.compile(r"\\.?", re.DOTALL)
+
+
+class _BadEscape(Exception):
+    def __init__(self, sequence: str) -> None:
+        self.sequence = sequence
+
+
+def _unescape(text: str, table: dict[str, str]) -> str:
+    if "\\\\" not in text:
+        # Without an escaped backslash, every backslash starts an escape, and
+        # replacing the defined ones cannot create new backslashes.
+        result = text.replace("\\c", ":").replace("\\n", "\n")
+        if "\\r" in result and "\\r" in table:
+            result = result.replace("\\r", "\r")
+        if "\\" not in result:
+            return result
+
+    def replace(match: re.Match[str]) -> str:
+        found = table.get(match.group())
+        if found is None:
+            raise _BadEscape(match.group())
+        return found
+
+    return _ESCAPE_RE.sub(replace, text)
+
+
+class Parser:
+    """An incremental STOMP parser: feed bytes, take frames and heart-beats.
+
+    The parser is sans-I/O: :meth:`receive_data` buffers bytes as they arrive,
+    in any chunking (one byte at a time included), and :meth:`next_event`
+    returns the next complete :class:`~stomp_frame.Frame`, the
+    :data:`~stomp_frame.HEARTBEAT` for an end-of-line between frames, or
+    ``None`` when more bytes are needed. Nothing already searched is searched
+    again, so parsing is linear in the size of the stream.
+
+    The parser reads one protocol version at a time (:attr:`version`). A client
+    starts at 1.0 (CONNECTED is never escaped) and switches to the negotiated
+    version once it has taken CONNECTED; frames already buffered behind
+    CONNECTED are then read under the new version, since parsing happens in
+    :meth:`next_event`, not in :meth:`receive_data`. Line ends may be LF or
+    CRLF in every version: a server answering a 1.2 CONNECT may use CRLF before
+    the version is known.
+
+    Errors: malformed input raises :class:`~stomp_frame.ParseError` (or its
+    subclass :class:`~stomp_frame.LimitExceeded`) naming the problem and the
+    byte offset in the stream. After that the stream cannot be trusted: every
+    further call raises the same error until :meth:`reset` is called (which
+    also discards what was buffered).
+
+    Limits are checked in :meth:`next_event` on what is buffered for the frame
+    being read, so as long as the caller takes events after each chunk, memory
+    stays bounded by the limits plus one chunk.
+
+    Args:
+        version: The protocol version to read.
+        limits: Bounds on frame size, header count and header line length.
+    """
+
+    __slots__ = (
+        "_body_scan",
+        "_buf",
+        "_consumed",
+        "_error",
+        "_header_counted",
+        "_header_lines",
+        "_header_scan",
+        "_limits",
+        "_pending",
+        "_pos",
+        "_unescapes",
+        "_version",
+    )
+
+    def __init__(
+        self, version: Version = Version.V1_0, *, limits: Limits = _DEFAULT_LIMITS
+    ) -> None:
+        self._limits = limits
+        self._unescapes: dict[str, str] | None
+        self.version = version
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._buf = bytearray()
+        self._pos = 0
+        self._consumed = 0
+        self._error: ParseError | None = None
+        self._header_scan = 0
+        self._header_counted = 0
+        self._header_lines = 0
+        self._body_scan = 0
+        # (command, headers, first, body start, content-length or -1, header size)
+        self._pending: tuple[str, tuple[tuple[str, str], ...], dict[str, str], int, int, int] | None
+        self._pending = None
+
+    @property
+    def version(self) -> Version:
+        """The protocol version the next frames are read under."""
+        return self._version
+
+    @version.setter
+    def version(self, version: Version) -> None:
+        given: object = version
+        if not isinstance(given, Version):
+            msg = f"version must be a stomp_frame.Version, got {given!r}"
+            raise TypeError(msg)
+        self._version = version
+        self._unescapes = {
+            Version.V1_0: None,
+            Version.V1_1: _UNESCAPES_1_1,
+            Version.V1_2: _UNESCAPES_1_2,
+        }[version]
+
+    @property
+    def limits(self) -> Limits:
+        """The limits this parser enforces."""
+        return self._limits
+
+    @property
+    def buffered(self) -> int:
+        """How many received bytes are not yet returned as events."""
+        return len(self._buf) - self._pos + (self._pending[5] if self._pending else 0)
+
+    def reset(self) -> None:
+        """Forget buffered bytes and any error; offsets count from zero again."""
+        self._reset_state()
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Buffer bytes received from the peer; parse them with :meth:`next_event`."""
+        if self._error is not None:
+            raise self._error
+        pos = self._pos
+        if pos:
+            del self._buf[:pos]
+            self._consumed += pos
+            self._pos = 0
+        self._buf += data
+
+    def next_event(self) -> Frame | HeartBeat | None:
+        """Return the next frame or heart-beat, or ``None`` if more bytes are needed.
+
+        Raises:
+            ParseError: the bytes are not a valid STOMP stream.
+            LimitExceeded: a frame exceeds the parser's limits.
+        """
+        if self._error is not None:
+            raise self._error
+        try:
+            if self._pending is not None:
+                return self._read_body()
+            return self._read_frame()
+        except ParseError as error:
+            self._error = error
+            raise
+
+    def events(self) -> Iterator[Frame | HeartBeat]:
+        """Iterate over the events buffered so far (stops when more bytes are needed).
+
+        The version may be changed between two steps of the iteration: the
+        remaining events are read under the new version.
+        """
+        while (event := self.next_event()) is not None:
+            yield event
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[Frame | HeartBeat]:
+        """Buffer *data* and return every complete event, all read under :attr:`version`."""
+        self.receive_data(data)
+        return list(self.events())
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _fail(self, reason: str, index: int, error: type[ParseError] = ParseError) -> ParseError:
+        return error(reason, self._consumed + index)
+
+    def _read_frame(self) -> Frame | HeartBeat | None:
+        buf = self._buf
+        pos = self._pos
+        size = len(buf)
+        if pos >= size:
+            return None
+        first = buf[pos]
+        if first == 10:  # LF
+            self._pos = pos + 1
+            return HEARTBEAT
+        if first == 13:  # CR, must be CR LF
+            if pos + 1 >= size:
+                return None
+            if buf[pos + 1] != 10:
+                raise self._fail(
+                    "a carriage return between frames is not followed by a line feed", pos
+                )
+            self._pos = pos + 2
+            return HEARTBEAT
+
+        search = pos + self._header_scan
+        end = buf.find(b"\n\n", search)
+        crlf_end = buf.find(b"\n\r\n", search, end + 2 if end >= 0 else size)
+        if crlf_end >= 0:
+            end = crlf_end
+            body_start = crlf_end + 3
+        elif end >= 0:
+            body_start = end + 2
+        else:
+            self._check_partial_headers(pos, search, size)
+            return None
+        self._header_scan = self._header_counted = self._header_lines = 0
+        return self._parse_headers(pos, end, body_start)
+
+    def _check_partial_headers(self, pos: int, search: int, size: int) -> None:
+        limits = self._limits
+        buf = self._buf
+        nul = buf.find(0, search, size)
+        if nul >= 0:
+            raise self._fail("a frame ends (NUL) before its headers are complete", nul)
+        last_line = buf.rfind(b"\n", pos, size) + 1 or pos
+        if size - last_line > limits.max_header_line:
+            raise self._fail(
+                f"a header line is longer than {limits.max_header_line} bytes",
+                last_line,
+                LimitExceeded,
+            )
+        self._header_lines += buf.count(b"\n", pos + self._header_counted, size)
+        self._header_counted = size - pos
+        if self._header_lines > limits.max_headers + 1:
+            raise self._fail(
+                f"a frame has more than {limits.max_headers} headers", pos, LimitExceeded
+            )
+        if size - pos > limits.max_frame_size:
+            raise self._fail(
+                f"a frame is larger than {limits.max_frame_size} bytes", pos, LimitExceeded
+            )
+        # "\n\r\n" may straddle the chunk boundary: search its first two bytes again.
+        self._header_scan = max(0, size - pos - 2)
+
+    def _parse_headers(self, pos: int, end: int, body_start: int) -> Frame | None:
+        buf = self._buf
+        version = self._version
+        limits = self._limits
+        try:
+            text = buf[pos:end].decode(
+                "utf-8", "surrogateescape" if version is Version.V1_0 else "strict"
+            )
+        except UnicodeDecodeError as exc:
+            raise self._fail("a header is not valid UTF-8", pos + exc.start) from None
+        if "\x00" in text:
+            nul = buf.find(0, pos, end)
+            raise self._fail("a frame ends (NUL) before its headers are complete", nul)
+        lines = text.split("\n")
+        if "\r" in text:
+            lines = [line[:-1] if line[-1:] == "\r" else line for line in lines]
+        command = lines[0]
+        if command not in COMMANDS:
+            shown = command if len(command) <= 40 else command[:40] + "..."
+            raise self._fail(f"unknown command {shown!r}", pos)
+        del lines[0]
+        if len(lines) > limits.max_headers:
+            raise self._fail(
+                f"a frame has more than {limits.max_headers} headers", pos, LimitExceeded
+            )
+        if end - pos > limits.max_header_line and (
+            max(len(line.encode("utf-8", "surrogateescape")) for line in (command, *lines))
+            > limits.max_header_line
+        ):
+            raise self._fail(
+                f"a header line is longer than {limits.max_header_line} bytes",
+                pos,
+                LimitExceeded,
+            )
+        pairs = tuple(
+            [(name, value) for name, sep, value in map(_partition, lines, repeat(":")) if sep]
+        )
+        if len(pairs) != len(lines):
+            self._raise_bad_line(pos, text, lines)
+        unescapes = self._unescapes
+        if unescapes is not None and "\\" in text and command not in UNESCAPED_COMMANDS:
+            pairs = self._unescape_pairs(pos, text, pairs, unescapes)
+        first = _first_wins(pairs)
+        if "" in first:
+            index = self._line_offset(pos, text, next(i for i, p in enumerate(pairs) if not p[0]))
+            raise self._fail("a header has an empty name", index)
+
+        length_text = first.get("content-length")
+        length = -1
+        if length_text is not None:
+            if not (length_text.isascii() and length_text.isdigit()):
+                raise self._fail(f"malformed content-length {length_text!r}", pos)
+            length = int(length_text)
+            if body_start - pos + length + 1 > limits.max_frame_size:
+                raise self._fail(
+                    f"a frame is larger than {limits.max_frame_size} bytes "
+                    f"(content-length {length})",
+                    pos,
+                    LimitExceeded,
+                )
+            stop = body_start + length
+            complete = stop < len(buf) and buf[stop] == 0
+        else:
+            stop = buf.find(0, body_start)
+            complete = stop >= 0
+        # Fast path: the whole frame is buffered and needs no further check.
+        if complete and (stop == body_start or command in BODY_COMMANDS or version is Version.V1_0):
+            self._pos = stop + 1
+            return _trusted_frame(command, pairs, first, bytes(buf[body_start:stop]))
+        self._pending = (command, pairs, first, 0, length, body_start - pos)
+        self._pos = body_start
+        self._body_scan = 0
+        return self._read_body()
+
+    def _read_body(self) -> Frame | None:
+        pending = self._pending
+        assert pending is not None
+        command, pairs, first, _, length, header_size = pending
+        buf = self._buf
+        start = self._pos
+        size = len(buf)
+        if length >= 0:
+            stop = start + length
+            if stop >= size:
+                return None
+            if buf[stop] != 0:
+                raise self._fail(
+                    f"no NUL after a body of content-length {length}: "
+                    "the content-length is wrong or the frame is truncated",
+                    stop,
+                )
+        else:
+            stop = buf.find(0, start + self._body_scan)
+            if stop < 0:
+                if size - start + header_size > self._limits.max_frame_size:
+                    raise self._fail(
+                        f"a frame is larger than {self._limits.max_frame_size} bytes",
+                        start - header_size,
+                        LimitExceeded,
+                    )
+                self._body_scan = size - start
+                return None
+        body = bytes(buf[start:stop])
+        self._pending = None
+        self._pos = stop + 1
+        if body and command not in BODY_COMMANDS and self._version is not Version.V1_0:
+            # Spec 1.1+: "Only the SEND, MESSAGE, and ERROR frames MAY have a body."
+            raise self._fail(f"a {command} frame must not have a body", start)
+        return _trusted_frame(command, pairs, first, body)
+
+    def _unescape_pairs(
+        self,
+        pos: int,
+        text: str,
+        pairs: tuple[tuple[str, str], ...],
+        unescapes: dict[str, str],
+    ) -> tuple[tuple[str, str], ...]:
+        try:
+            return tuple(
+                [
+                    (
+                        _unescape(name, unescapes) if "\\" in name else name,
+                        _unescape(value, unescapes) if "\\" in value else value,
+                    )
+                    for name, value in pairs
+                ]
+            )
+        except _BadEscape as bad:
+            number = next(i for i, (n, v) in enumerate(pairs) if bad.sequence in n + ":" + v)
+            raise self._fail(
+                f"undefined escape sequence {bad.sequence!r} in STOMP {self._version}",
+                self._line_offset(pos, text, number),
+            ) from None
+
+    def _raise_bad_line(self, pos: int, text: str, lines: list[str]) -> None:
+        number = next(i for i, line in enumerate(lines) if ":" not in line)
+        shown = lines[number] if len(lines[number]) <= 40 else lines[number][:40] + "..."
+        raise self._fail(
+            f"a header line has no colon: {shown!r}", self._line_offset(pos, text, number)
+        )
+
+    def _line_offset(self, pos: int, text: str, header_number: int) -> int:
+        """Byte index in the buffer of the start of the given header line (error path only)."""
+        lines = text.split("\n")
+        before = "\n".join(lines[: header_number + 1]) + "\n"
+        return pos + len(before.encode("utf-8", "surrogateescape"))

@@ -1,0 +1,138 @@
+"""The serializer: a frame and a protocol version in, the exact bytes for the wire out."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from stomp_frame._errors import InvalidFrame
+from stomp_frame._frame import Frame
+from stomp_frame._version import BODY_COMMANDS, UNESCAPED_COMMANDS, Version
+
+__all__ = ["HEARTBEAT_BYTES", "serialize"]
+
+HEARTBEAT_BYTES: Final = b"\n"
+"""What a heart-beat looks like on the wire (an EOL)."""
+
+# Names and values are joined with two control characters that STOMP headers
+# practically never contain, escaped in one pass over the whole text, and the
+# separators are then put in. Headers that do contain them take the slow path.
+_NAME_END: Final = "\x00"
+_LINE_END: Final = "\x01"
+
+
+def serialize(frame: Frame, version: Version) -> bytes:
+    r"""Return the bytes of *frame* as STOMP *version* writes it.
+
+    The serializer never adds or drops a header: a ``content-length`` is
+    written only if the frame has one (the commands layer adds it).
+
+    Escaping follows the spec: none in 1.0; ``\\\\``, ``\\c`` and ``\\n`` in 1.1;
+    1.2 adds ``\\r``; CONNECT, STOMP and CONNECTED are never escaped.
+
+    Raises:
+        InvalidFrame: the frame cannot be written in *version* without corrupting
+            the stream: a line feed (or carriage return) in a header that is not
+            escaped, a colon in such a header's name, a carriage return in a 1.1
+            header (1.1 has no escape for it), a body containing NUL without a
+            ``content-length`` header, a ``content-length`` that differs from the
+            body's length, or a body on a command that may not have one (1.1+).
+    """
+    command = frame.command
+    headers = frame.headers
+    body = frame.body
+    if command in UNESCAPED_COMMANDS or version is Version.V1_0:
+        text = _raw_headers(command, headers, version)
+    else:
+        text = _escaped_headers(headers, version)
+    if body or frame.has("content-length"):
+        _check_body(frame, version)
+    head = f"{command}\n{text}\n" if text else f"{command}\n\n"
+    try:
+        encoded = head.encode("utf-8", "surrogateescape" if version is Version.V1_0 else "strict")
+    except UnicodeEncodeError as exc:
+        msg = f"a header of the {command} frame cannot be encoded as UTF-8: {exc.reason}"
+        raise InvalidFrame(msg) from None
+    if body:
+        return b"".join((encoded, body, b"\0"))
+    return encoded + b"\0"
+
+
+def _escaped_headers(headers: tuple[tuple[str, str], ...], version: Version) -> str:
+    if not headers:
+        return ""
+    text = _LINE_END.join(map(_NAME_END.join, headers))
+    if text.count(_NAME_END) != len(headers) or text.count(_LINE_END) != len(headers) - 1:
+        return "".join(_escape_pair(name, value, version) for name, value in headers)
+    if "\\" in text:
+        text = text.replace("\\", "\\\\")
+    if ":" in text:
+        text = text.replace(":", "\\c")
+    if "\n" in text:
+        text = text.replace("\n", "\\n")
+    if "\r" in text:
+        if version is Version.V1_1:
+            _refuse_cr_1_1(headers)
+        text = text.replace("\r", "\\r")
+    return text.replace(_NAME_END, ":").replace(_LINE_END, "\n") + "\n"
+
+
+def _escape(text: str, version: Version) -> str:
+    text = text.replace("\\", "\\\\").replace(":", "\\c").replace("\n", "\\n")
+    if "\r" in text:
+        if version is Version.V1_1:
+            msg = "STOMP 1.1 cannot carry a carriage return in a header (it has no escape for it)"
+            raise InvalidFrame(msg)
+        text = text.replace("\r", "\\r")
+    return text
+
+
+def _escape_pair(name: str, value: str, version: Version) -> str:
+    return f"{_escape(name, version)}:{_escape(value, version)}\n"
+
+
+def _refuse_cr_1_1(headers: tuple[tuple[str, str], ...]) -> None:
+    name = next(name for name, value in headers if "\r" in name or "\r" in value)
+    msg = (
+        f"STOMP 1.1 cannot carry a carriage return in a header (header {name!r}); "
+        "it has no escape for it"
+    )
+    raise InvalidFrame(msg)
+
+
+def _raw_headers(command: str, headers: tuple[tuple[str, str], ...], version: Version) -> str:
+    for name, value in headers:
+        if ":" in name:
+            msg = f"the header name {name!r} contains a colon, which {_where(command, version)}"
+            raise InvalidFrame(msg)
+        if "\n" in name or "\n" in value or "\r" in name or "\r" in value:
+            msg = (
+                f"the header {name!r} contains a line feed or carriage return, "
+                f"which {_where(command, version)}"
+            )
+            raise InvalidFrame(msg)
+    return "".join(f"{name}:{value}\n" for name, value in headers)
+
+
+def _where(command: str, version: Version) -> str:
+    if version is Version.V1_0:
+        return "STOMP 1.0 cannot escape"
+    return f"a {command} frame cannot escape (CONNECT, STOMP and CONNECTED are never escaped)"
+
+
+def _check_body(frame: Frame, version: Version) -> None:
+    body = frame.body
+    command = frame.command
+    if body and command not in BODY_COMMANDS and version is not Version.V1_0:
+        msg = f"a {command} frame may not have a body in STOMP {version}"
+        raise InvalidFrame(msg)
+    length = frame.get("content-length")
+    if length is None:
+        if b"\0" in body:
+            msg = (
+                f"the body of the {command} frame contains a NUL byte but the frame has no "
+                "content-length header: the NUL would end the frame early"
+            )
+            raise InvalidFrame(msg)
+    elif length != str(len(body)):
+        msg = f"content-length {length!r} does not match the body's {len(body)} bytes"
+        raise InvalidFrame(msg)
