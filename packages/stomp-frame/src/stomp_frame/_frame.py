@@ -18,6 +18,10 @@ REDACTED_HEADERS: Final[frozenset[str]] = frozenset({"passcode"})
 
 _REPR_BODY_LIMIT: Final = 64
 
+# Separators of the joined header text: after a name, and between two headers.
+_NAME: Final = "\x00"
+_LINE: Final = "\x01"
+
 
 @dataclass(frozen=True, slots=True, init=False, repr=False)
 class Frame:
@@ -47,7 +51,8 @@ class Frame:
     headers: HeaderPairs
     """The headers, in wire order, repeated names included."""
     body: bytes
-    _first: dict[str, str] = field(compare=False, hash=False)
+    _first: dict[str, str] | None = field(compare=False, hash=False)
+    _joined: str | None = field(compare=False, hash=False)
 
     def __init__(
         self,
@@ -59,15 +64,30 @@ class Frame:
             msg = f"unknown STOMP command {command!r}"
             raise InvalidFrame(msg)
         try:
-            pairs: HeaderPairs = tuple(
-                map(tuple, headers.items() if isinstance(headers, Mapping) else headers)
-            )
-            first = _first_wins(pairs)
-            "".join(map("".join, pairs))
-        except (TypeError, ValueError) as exc:
+            kind = type(headers)
+            if kind is dict or (
+                kind is not tuple and kind is not list and isinstance(headers, Mapping)
+            ):
+                pairs: HeaderPairs = tuple(headers.items())  # type: ignore[union-attr]
+            else:
+                pairs = tuple(map(tuple, headers))  # type: ignore[arg-type]
+            # One C-level pass checks that every name and value is a str and leaves the
+            # text the serializer escapes (see _serializer); the counts check the shape.
+            joined: str | None = _LINE.join(map(_NAME.join, pairs))
+        except TypeError as exc:
             msg = f"headers must be (str, str) pairs, got {_describe(headers)}"
             raise InvalidFrame(msg) from exc
-        if "" in first:
+        assert joined is not None
+        count = len(pairs)
+        if count and (joined.count(_NAME) != count or joined.count(_LINE) != count - 1):
+            joined = None  # a header holds a separator character, or a pair is malformed
+            if any(len(pair) != 2 for pair in pairs):
+                msg = f"headers must be (str, str) pairs, got {_describe(headers)}"
+                raise InvalidFrame(msg)
+            empty_name = any(not name for name, _ in pairs)
+        else:
+            empty_name = joined.startswith(_NAME) or _LINE + _NAME in joined
+        if empty_name:
             msg = "a header name must not be empty"
             raise InvalidFrame(msg)
         given: object = body
@@ -79,7 +99,15 @@ class Frame:
         _set_command(self, command)
         _set_headers(self, pairs)
         _set_body(self, body)
-        _set_first(self, first)
+        _set_first(self, None)
+        _set_joined(self, joined)
+
+    def _index(self) -> dict[str, str]:
+        first = self._first
+        if first is None:
+            first = _first_wins(self.headers)
+            _set_first(self, first)
+        return first
 
     @overload
     def get(self, name: str) -> str | None: ...
@@ -87,7 +115,10 @@ class Frame:
     def get(self, name: str, default: str) -> str: ...
     def get(self, name: str, default: str | None = None) -> str | None:
         """Return the value of the first header called *name*, or *default*."""
-        return self._first.get(name, default)
+        first = self._first
+        if first is None:
+            first = self._index()
+        return first.get(name, default)
 
     def get_all(self, name: str) -> tuple[str, ...]:
         """Return the values of every header called *name*, in wire order."""
@@ -95,11 +126,11 @@ class Frame:
 
     def has(self, name: str) -> bool:
         """Return whether the frame has a header called *name*."""
-        return name in self._first
+        return name in self._index()
 
     def header_dict(self) -> dict[str, str]:
         """Return the headers as a new ``dict``, the first occurrence of a name winning."""
-        return dict(self._first)
+        return dict(self._index())
 
     def __repr__(self) -> str:
         shown = tuple(
@@ -119,6 +150,7 @@ _set_command = _slots["command"].__set__
 _set_headers = _slots["headers"].__set__
 _set_body = _slots["body"].__set__
 _set_first = _slots["_first"].__set__
+_set_joined = _slots["_joined"].__set__
 _new = object.__new__
 
 
@@ -143,6 +175,7 @@ def _trusted_frame(command: str, pairs: HeaderPairs, first: dict[str, str], body
     _set_headers(frame, pairs)
     _set_body(frame, body)
     _set_first(frame, first)
+    _set_joined(frame, None)
     return frame
 
 

@@ -14,6 +14,9 @@ from stomp_frame._version import BODY_COMMANDS, COMMANDS, UNESCAPED_COMMANDS, Ve
 __all__ = ["Parser"]
 
 _DEFAULT_LIMITS: Final = Limits()
+# A content-length body still missing more than this is collected chunk by chunk and
+# joined once, instead of being appended to the buffer (which copies as it grows).
+_COLLECT_AT_LEAST: Final = 64 * 1024
 _partition = str.partition
 
 # Spec 1.1: "\\" "\c" "\n"; 1.2 adds "\r". "Undefined escape sequences such as \t
@@ -29,6 +32,11 @@ class _BadEscape(Exception):
 
 
 def _unescape(text: str, table: dict[str, str]) -> str:
+    # Fast paths: replacing a defined escape that turns out to be the second half of
+    # an escaped backslash leaves a backslash behind, which sends us to the full path.
+    result = text.replace("\\c", ":")
+    if "\\" not in result:
+        return result
     if "\\\\" not in text:
         # Without an escaped backslash, every backslash starts an escape, and
         # replacing the defined ones cannot create new backslashes.
@@ -85,10 +93,12 @@ class Parser:
         "_buf",
         "_consumed",
         "_error",
+        "_have",
         "_header_counted",
         "_header_lines",
         "_header_scan",
         "_limits",
+        "_parts",
         "_pending",
         "_pos",
         "_unescapes",
@@ -112,6 +122,8 @@ class Parser:
         self._header_counted = 0
         self._header_lines = 0
         self._body_scan = 0
+        self._parts: list[bytes] | None = None
+        self._have = 0
         # (command, headers, first, body start, content-length or -1, header size)
         self._pending: tuple[str, tuple[tuple[str, str], ...], dict[str, str], int, int, int] | None
         self._pending = None
@@ -142,7 +154,8 @@ class Parser:
     @property
     def buffered(self) -> int:
         """How many received bytes are not yet returned as events."""
-        return len(self._buf) - self._pos + (self._pending[5] if self._pending else 0)
+        pending = self._pending[5] if self._pending else 0
+        return len(self._buf) - self._pos + pending + self._have
 
     def reset(self) -> None:
         """Forget buffered bytes and any error; offsets count from zero again."""
@@ -152,6 +165,13 @@ class Parser:
         """Buffer bytes received from the peer; parse them with :meth:`next_event`."""
         if self._error is not None:
             raise self._error
+        parts = self._parts
+        if parts is not None:
+            # Collecting a large content-length body: keep the chunks, join once.
+            chunk = data if type(data) is bytes else bytes(data)
+            parts.append(chunk)
+            self._have += len(chunk)
+            return
         pos = self._pos
         if pos:
             del self._buf[:pos]
@@ -217,7 +237,10 @@ class Parser:
 
         search = pos + self._header_scan
         end = buf.find(b"\n\n", search)
-        crlf_end = buf.find(b"\n\r\n", search, end + 2 if end >= 0 else size)
+        # Look for a CRLF header end only if there is a CR at all (one memchr, cheap).
+        crlf_end = -1
+        if buf.find(13, search, end + 2 if end >= 0 else size) >= 0:
+            crlf_end = buf.find(b"\n\r\n", search, end + 2 if end >= 0 else size)
         if crlf_end >= 0:
             end = crlf_end
             body_start = crlf_end + 3
@@ -337,8 +360,16 @@ class Parser:
         start = self._pos
         size = len(buf)
         if length >= 0:
+            if self._parts is not None:
+                return self._join_body(command, pairs, first, length)
             stop = start + length
             if stop >= size:
+                if length - (size - start) > _COLLECT_AT_LEAST:
+                    self._parts = [bytes(buf[start:])]
+                    self._have = size - start
+                    self._consumed += start
+                    del buf[:]
+                    self._pos = 0
                 return None
             if buf[stop] != 0:
                 raise self._fail(
@@ -357,9 +388,50 @@ class Parser:
                     )
                 self._body_scan = size - start
                 return None
-        body = bytes(buf[start:stop])
+        if stop - start > _COLLECT_AT_LEAST:
+            with memoryview(buf) as view:
+                body = bytes(view[start:stop])
+        else:
+            body = bytes(buf[start:stop])
         self._pending = None
         self._pos = stop + 1
+        return self._finish(command, pairs, first, body, start)
+
+    def _join_body(
+        self, command: str, pairs: tuple[tuple[str, str], ...], first: dict[str, str], length: int
+    ) -> Frame | None:
+        """Complete a large content-length body collected as separate chunks (one copy)."""
+        if self._have <= length:
+            return None
+        parts = self._parts
+        assert parts is not None
+        last = parts.pop()
+        cut = len(last) - (self._have - length)  # index of the NUL in the last chunk
+        if last[cut] != 0:
+            raise self._fail(
+                f"no NUL after a body of content-length {length}: "
+                "the content-length is wrong or the frame is truncated",
+                length,
+            )
+        if cut:
+            parts.append(last[:cut])
+        body = b"".join(parts)
+        self._parts = None
+        self._have = 0
+        self._pending = None
+        self._buf = bytearray(last[cut + 1 :])
+        self._pos = 0
+        self._consumed += length + 1
+        return self._finish(command, pairs, first, body, 0)
+
+    def _finish(
+        self,
+        command: str,
+        pairs: tuple[tuple[str, str], ...],
+        first: dict[str, str],
+        body: bytes,
+        start: int,
+    ) -> Frame:
         if body and command not in BODY_COMMANDS and self._version is not Version.V1_0:
             # Spec 1.1+: "Only the SEND, MESSAGE, and ERROR frames MAY have a body."
             raise self._fail(f"a {command} frame must not have a body", start)
@@ -372,22 +444,27 @@ class Parser:
         pairs: tuple[tuple[str, str], ...],
         unescapes: dict[str, str],
     ) -> tuple[tuple[str, str], ...]:
-        try:
-            return tuple(
-                [
-                    (
-                        _unescape(name, unescapes) if "\\" in name else name,
-                        _unescape(value, unescapes) if "\\" in value else value,
-                    )
-                    for name, value in pairs
-                ]
-            )
-        except _BadEscape as bad:
-            number = next(i for i, (n, v) in enumerate(pairs) if bad.sequence in n + ":" + v)
-            raise self._fail(
-                f"undefined escape sequence {bad.sequence!r} in STOMP {self._version}",
-                self._line_offset(pos, text, number),
-            ) from None
+        # Visit only the lines that hold a backslash: text.find jumps from one to the next.
+        result = list(pairs)
+        found = text.find("\\")
+        while found >= 0:
+            number = text.count("\n", 0, found) - 1  # line 0 of text is the command
+            name, value = result[number]
+            try:
+                result[number] = (
+                    _unescape(name, unescapes) if "\\" in name else name,
+                    _unescape(value, unescapes) if "\\" in value else value,
+                )
+            except _BadEscape as bad:
+                raise self._fail(
+                    f"undefined escape sequence {bad.sequence!r} in STOMP {self._version}",
+                    self._line_offset(pos, text, number),
+                ) from None
+            line_end = text.find("\n", found)
+            if line_end < 0:
+                break
+            found = text.find("\\", line_end)
+        return tuple(result)
 
     def _raise_bad_line(self, pos: int, text: str, lines: list[str]) -> None:
         number = next(i for i, line in enumerate(lines) if ":" not in line)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from stomp_frame._errors import InvalidFrame
-from stomp_frame._frame import Frame
+from stomp_frame._frame import _LINE, _NAME, Frame
 from stomp_frame._version import BODY_COMMANDS, UNESCAPED_COMMANDS, Version
 
 __all__ = ["HEARTBEAT_BYTES", "serialize"]
@@ -16,8 +16,8 @@ HEARTBEAT_BYTES: Final = b"\n"
 # Names and values are joined with two control characters that STOMP headers
 # practically never contain, escaped in one pass over the whole text, and the
 # separators are then put in. Headers that do contain them take the slow path.
-_NAME_END: Final = "\x00"
-_LINE_END: Final = "\x01"
+_NAME_END: Final = _NAME
+_LINE_END: Final = _LINE
 
 
 def serialize(frame: Frame, version: Version) -> bytes:
@@ -43,7 +43,7 @@ def serialize(frame: Frame, version: Version) -> bytes:
     if command in UNESCAPED_COMMANDS or version is Version.V1_0:
         text = _raw_headers(command, headers, version)
     else:
-        text = _escaped_headers(headers, version)
+        text = _escaped_headers(headers, version, frame._joined)
     if body or frame.has("content-length"):
         _check_body(frame, version)
     head = f"{command}\n{text}\n" if text else f"{command}\n\n"
@@ -57,12 +57,18 @@ def serialize(frame: Frame, version: Version) -> bytes:
     return encoded + b"\0"
 
 
-def _escaped_headers(headers: tuple[tuple[str, str], ...], version: Version) -> str:
+def _escaped_headers(
+    headers: tuple[tuple[str, str], ...], version: Version, joined: str | None
+) -> str:
     if not headers:
         return ""
-    text = _LINE_END.join(map(_NAME_END.join, headers))
-    if text.count(_NAME_END) != len(headers) or text.count(_LINE_END) != len(headers) - 1:
-        return "".join(_escape_pair(name, value, version) for name, value in headers)
+    if joined is None:
+        # Not joined when the frame was built (parsed frames), or a header holds a separator.
+        text = _LINE_END.join(map(_NAME_END.join, headers))
+        if text.count(_NAME_END) != len(headers) or text.count(_LINE_END) != len(headers) - 1:
+            return "".join(_escape_pair(name, value, version) for name, value in headers)
+    else:
+        text = joined
     if "\\" in text:
         text = text.replace("\\", "\\\\")
     if ":" in text:
