@@ -6,7 +6,7 @@ only that package and the sibling packages it declares (installed from their
 local folders, never from PyPI), so an undeclared import of a sibling fails.
 
 Plain ``nox`` runs lint, every type check, every test session, the integration
-tests and the build. ``nox -s bench`` runs the benchmarks (not in the default run).
+tests, the demo and the build. ``nox -s bench`` runs the benchmarks (not in the default run).
 """
 
 from __future__ import annotations
@@ -176,6 +176,14 @@ def integration(session: nox.Session) -> None:
     session.install(*local, *TEST_TOOLS, *sorted(requires))
     session.chdir(ROOT)
     session.run("pytest", str(integration_dir), *session.posargs)
+
+
+@nox.session(python=PYTHON, tags=["demo"])
+def demo(session: nox.Session) -> None:
+    """The README's main job: a tour of the toolkit that fails loudly if anything misbehaves."""
+    session.install(*(str(p.path) for p in PACKAGES.values() if p.has_code))
+    session.chdir(ROOT)
+    session.run("python", "examples/frames_demo.py", *session.posargs)
 
 
 @nox.session(python=PYTHON, tags=["build"])
