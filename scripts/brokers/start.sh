@@ -1,0 +1,484 @@
+#!/usr/bin/env bash
+# scripts/brokers/start.sh - install (if missing) and start real STOMP brokers on loopback for the
+# integration tests, without Docker and without systemd. Stop them with scripts/brokers/stop.sh.
+#
+#   ActiveMQ Classic 5.17 (Debian "activemq", runs on the system's Java 17)
+#       stomp 127.0.0.1:61613, stomp+ssl :61614, stomp+nio :61612
+#       logins admin/admin, guest/guest, or none; CONNECT host "localhost"
+#       persistent: KahaDB in $BROKERS_DIR/activemq/data; policy persistJMSRedelivered="true" (an
+#       un-acked message redelivered after a restart carries redelivered:true); a NACKed or expired
+#       message of queue X goes to queue DLQ.X (non-persistent ones are dropped)
+#   RabbitMQ 3.10 + rabbitmq_stomp (Debian "rabbitmq-server")
+#       stomp 127.0.0.1:61623, stomp over TLS :61624 (Erlang distribution :25673, epmd :4369)
+#       login guest/guest (also used for a CONNECT without login); vhosts "/", "localhost", "127.0.0.1"
+#
+# TLS: a test CA ($BROKERS_DIR/tls/ca.crt) signs the server certificate (CN=localhost, SAN
+# DNS:localhost, IP:127.0.0.1) and a client certificate (client.crt/client.key, CN=stomp-test-client).
+# Both brokers ask for a client certificate, verify it against the CA when one is sent, and accept
+# clients without one (ActiveMQ wantClientAuth; RabbitMQ verify_peer + fail_if_no_peer_cert=false).
+#
+# Environment (all optional):
+#   BROKERS="activemq rabbitmq"   the brokers to start; others are left as they are
+#   BROKERS_DIR=${TMPDIR:-/tmp}/stomp-brokers   configuration, data, logs, TLS files, brokers.env
+#   KEEP_STATE=0          0: a broker that is (re)started begins empty (KahaDB / mnesia wiped)
+#                         1: keep its stored queues and messages (restart in the middle of a test)
+#   AMQ_KEEP_STATE, RABBIT_KEEP_STATE   the same for one broker (default: $KEEP_STATE)
+#   START_TIMEOUT=90      seconds to wait, per broker, for STOMP CONNECTED
+#   STOP_TIMEOUT=30       seconds before SIGKILL when a changed configuration forces a restart
+#   AMQ_STOMP_PORT=61613  AMQ_STOMP_TLS_PORT=61614  AMQ_STOMP_NIO_PORT=61612
+#   RABBIT_STOMP_PORT=61623  RABBIT_STOMP_TLS_PORT=61624  RABBIT_DIST_PORT=25673
+#   RABBIT_NODENAME=stomptest@localhost
+#   AMQ_JAVA=/path/to/java (default: Debian's default-java, else Java 17, else java on PATH)
+#   AMQ_JAVA_OPTS="-Xms64m -Xmx512m -XX:+UseSerialGC"
+#   PYTHON=python3        Python 3.10+ for stomp_ping.py, the readiness check
+#
+# Writes $BROKERS_DIR/brokers.env, shell "NAME=value" lines for the brokers that are up:
+#   STOMP_BROKERS ("activemq rabbitmq"), STOMP_BROKERS_DIR, STOMP_TLS_CA, STOMP_TLS_CLIENT_CERT,
+#   STOMP_TLS_CLIENT_KEY, and per broker (ACTIVEMQ, RABBITMQ): STOMP_<B>_HOST, STOMP_<B>_PORT,
+#   STOMP_<B>_TLS_PORT, STOMP_<B>_LOGIN, STOMP_<B>_PASSCODE, STOMP_<B>_VHOST; also
+#   STOMP_ACTIVEMQ_NIO_PORT and STOMP_ACTIVEMQ_DLQ_PREFIX.   Load: set -a; . "$file"; set +a
+#
+# Idempotent: a broker that already runs (our pid file, live process) with the same configuration
+# is only checked (a second run takes about a second); one whose configuration changed is restarted.
+# Restart one broker, keeping its state (tests/integration/_brokers.py BrokerInfo.restart()):
+#   BROKERS=rabbitmq scripts/brokers/stop.sh && BROKERS=rabbitmq KEEP_STATE=1 scripts/brokers/start.sh
+# Needs root (or sudo) only for apt-get, and only when a package is missing.
+set -euo pipefail
+
+LOG_TAG=start.sh
+# shellcheck source-path=SCRIPTDIR source=_lib.sh
+. "$(dirname "$0")/_lib.sh"
+handle_args "$@"
+
+START_TIMEOUT=${START_TIMEOUT:-90}
+KEEP_STATE=${KEEP_STATE:-0}
+AMQ_KEEP_STATE=${AMQ_KEEP_STATE:-$KEEP_STATE}
+RABBIT_KEEP_STATE=${RABBIT_KEEP_STATE:-$KEEP_STATE}
+AMQ_JAVA_OPTS=${AMQ_JAVA_OPTS:-"-Xms64m -Xmx512m -XX:+UseSerialGC"}
+
+T_START=$(now)
+take_lock
+mkdir -p "$RUN" "$LOGS" "$TLS"
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"
+    elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+    else die "need root (or sudo) to run: $*"; fi
+}
+
+# ---------------------------------------------------------------- packages
+install_missing() {
+    local want=(openssl) missing=() p t0 policy=/usr/sbin/policy-rc.d created=0
+    wants activemq && want+=(activemq)
+    wants rabbitmq && want+=(rabbitmq-server)
+    command -v "$PYTHON" >/dev/null 2>&1 || want+=(python3)
+    for p in "${want[@]}"; do
+        dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+    done
+    [ ${#missing[@]} -gt 0 ] || return 0
+    command -v apt-get >/dev/null 2>&1 || die "missing packages (${missing[*]}) and no apt-get to install them"
+    t0=$(now)
+    log "installing: ${missing[*]}"
+    # Keep the packages' maintainer scripts from starting system-wide brokers.
+    if [ ! -e "$policy" ]; then
+        as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
+        created=1
+        trap 'as_root rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=120 -o Acquire::Retries=3)
+    if ! as_root "${apt[@]}" update > "$LOGS/apt-update.log" 2>&1; then
+        tail -20 "$LOGS/apt-update.log" >&2; die "apt-get update failed (log: $LOGS/apt-update.log)"
+    fi
+    if ! as_root "${apt[@]}" install -y --no-install-recommends "${missing[@]}" > "$LOGS/apt-install.log" 2>&1; then
+        tail -30 "$LOGS/apt-install.log" >&2; die "apt-get install failed (log: $LOGS/apt-install.log)"
+    fi
+    if [ $created = 1 ]; then as_root rm -f "$policy"; trap - EXIT; fi
+    log "apt-get update + install took $(since "$t0")s"
+}
+
+# ---------------------------------------------------------------- TLS material
+find_java() {
+    local j
+    if [ -n "${AMQ_JAVA:-}" ]; then echo "$AMQ_JAVA"; return 0; fi
+    for j in /usr/lib/jvm/default-java/bin/java /usr/lib/jvm/java-17-openjdk-*/bin/java; do
+        if [ -x "$j" ]; then echo "$j"; return 0; fi
+    done
+    command -v java || die "no Java runtime found (set AMQ_JAVA)"
+}
+
+certs_valid() {
+    local f
+    for f in ca.key ca.crt server.key server.crt server.p12 client.key client.crt; do
+        [ -s "$TLS/$f" ] || return 1
+    done
+    for f in ca.crt server.crt client.crt; do
+        openssl x509 -checkend 86400 -noout -in "$TLS/$f" >/dev/null 2>&1 || return 1
+    done
+}
+
+make_certs() {
+    certs_valid && return 0
+    local t0 cnf=$TLS/openssl.cnf
+    t0=$(now)
+    rm -f "$TLS"/*
+    cat > "$cnf" <<'EOF'
+# generated by scripts/brokers/start.sh: a test CA, a server and a client certificate
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = unused
+[ca_ext]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+[client_ext]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature, keyEncipherment
+extendedKeyUsage = clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+    (
+        umask 077
+        set -e
+        exec > "$LOGS/tls.log" 2>&1
+        openssl req -x509 -new -newkey rsa:2048 -nodes -days 3650 -config "$cnf" -extensions ca_ext \
+            -subj "/CN=STOMP test CA" -keyout "$TLS/ca.key" -out "$TLS/ca.crt"
+        for leaf in server:localhost client:stomp-test-client; do
+            openssl req -new -newkey rsa:2048 -nodes -config "$cnf" -subj "/CN=${leaf#*:}" \
+                -keyout "$TLS/${leaf%%:*}.key" -out "$TLS/${leaf%%:*}.csr"
+            openssl x509 -req -in "$TLS/${leaf%%:*}.csr" -CA "$TLS/ca.crt" -CAkey "$TLS/ca.key" \
+                -set_serial "0x$(openssl rand -hex 16)" -days 3650 -extfile "$cnf" \
+                -extensions "${leaf%%:*}_ext" -out "$TLS/${leaf%%:*}.crt"
+            rm -f "$TLS/${leaf%%:*}.csr"
+        done
+        openssl verify -CAfile "$TLS/ca.crt" "$TLS/server.crt" "$TLS/client.crt"
+        # ActiveMQ (Java): key store with the server key and chain, trust store with the CA
+        openssl pkcs12 -export -name broker -in "$TLS/server.crt" -inkey "$TLS/server.key" \
+            -certfile "$TLS/ca.crt" -out "$TLS/server.p12" -passout pass:password
+    ) || { cat "$LOGS/tls.log" >&2; die "making the TLS certificates failed"; }
+    chmod 644 "$TLS"/*.crt "$TLS/openssl.cnf"
+    log "made a test CA, server and client certificates in $TLS ($(since "$t0")s)"
+}
+
+# ActiveMQ's trust store (the CA, to verify client certificates): a PKCS12 trust store Java reads
+# needs keytool (openssl 3.0 cannot mark the entry as trusted for Java).
+make_truststore() {  # JAVA
+    [ -s "$TLS/truststore.p12" ] && [ "$TLS/truststore.p12" -nt "$TLS/ca.crt" ] && return 0
+    local keytool
+    keytool=$(dirname "$(readlink -f "$1")")/keytool
+    [ -x "$keytool" ] || keytool=$(command -v keytool) || die "no keytool next to $1"
+    rm -f "$TLS/truststore.p12"
+    "$keytool" -importcert -noprompt -alias stomp-test-ca -file "$TLS/ca.crt" -storetype PKCS12 \
+        -keystore "$TLS/truststore.p12" -storepass password >> "$LOGS/tls.log" 2>&1 \
+        || { tail -5 "$LOGS/tls.log" >&2; die "keytool failed (log: $LOGS/tls.log)"; }
+}
+
+# ---------------------------------------------------------------- launching
+check_ports_free() {  # NAME PORT...
+    local name=$1 p; shift
+    for p in "$@"; do
+        if port_open "$p"; then
+            die "$name: 127.0.0.1:$p is in use by a process this script did not start (from another BROKERS_DIR, Docker, a system service?); stop it or set the *_PORT variables"
+        fi
+    done
+}
+
+launch() {  # NAME CMD...: start CMD detached (own session, no stdin, no lock fd), pid -> $RUN/NAME.pid
+    local name=$1; shift
+    rm -f "$RUN/$name.pid"
+    printf '\n===== %s start.sh: launching %s\n' "$(date '+%F %T')" "$name" >> "$LOGS/$name.log"
+    # shellcheck disable=SC2016  # $$, $0 and $@ belong to the inner bash
+    setsid bash -c 'echo $$ > "$0"; exec "$@"' "$RUN/$name.pid" "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null 9>&- &
+    for _ in $(seq 100); do [ -s "$RUN/$name.pid" ] && return 0; sleep 0.02; done
+    die "$name: could not launch (log: $LOGS/$name.log)"
+}
+
+# apply_config NAME DIR: DIR/conf.new holds the generated configuration. Returns 0 when the broker
+# must be launched (not running, or running with a different configuration: stopped here), 1 when
+# it already runs with exactly this configuration.
+apply_config() {
+    local name=$1 dir=$2
+    if pid_of "$name" >/dev/null; then
+        if diff -r "$dir/conf" "$dir/conf.new" >/dev/null 2>&1; then
+            rm -rf "$dir/conf.new"
+            log "$name already running (pid $(pid_of "$name"))"
+            return 1
+        fi
+        log "$name: configuration changed, restarting it"
+        stop_broker "$name" TERM
+    fi
+    rm -rf "$dir/conf"
+    mv "$dir/conf.new" "$dir/conf"
+    return 0
+}
+
+tls_fingerprint() { openssl x509 -noout -fingerprint -sha256 -in "$TLS/ca.crt" | sed 's/.*=//'; }
+
+declare -A LAUNCHED_AT=()
+
+# ---------------------------------------------------------------- ActiveMQ
+start_activemq() {
+    local java; java=$(find_java)
+    make_truststore "$java"
+    rm -rf "$AMQ_DIR/conf.new"
+    mkdir -p "$AMQ_DIR/conf.new"
+    cat > "$AMQ_DIR/conf.new/activemq.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- generated by scripts/brokers/start.sh: ActiveMQ Classic test broker, STOMP on loopback only.
+     test CA sha256 $(tls_fingerprint); java $java -->
+<beans xmlns="http://www.springframework.org/schema/beans"
+       xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+       xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
+       http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
+  <bean class="org.springframework.beans.factory.config.PropertyPlaceholderConfigurer"/>
+  <broker xmlns="http://activemq.apache.org/schema/core" brokerName="localhost" useJmx="false"
+          persistent="true" schedulerSupport="false" dataDirectory="\${activemq.data}">
+    <destinationPolicy>
+      <policyMap>
+        <policyEntries>
+          <!-- persistJMSRedelivered: messages delivered but not acked before a restart come back
+               with redelivered:true. A NACKed (poison) or expired message of X goes to DLQ.X. -->
+          <policyEntry queue=">" persistJMSRedelivered="true">
+            <deadLetterStrategy>
+              <individualDeadLetterStrategy queuePrefix="DLQ." useQueueForQueueMessages="true"/>
+            </deadLetterStrategy>
+          </policyEntry>
+          <policyEntry topic=">">
+            <deadLetterStrategy>
+              <individualDeadLetterStrategy queuePrefix="DLQ." useQueueForTopicMessages="true"/>
+            </deadLetterStrategy>
+          </policyEntry>
+        </policyEntries>
+      </policyMap>
+    </destinationPolicy>
+    <persistenceAdapter>
+      <kahaDB directory="\${activemq.data}/kahadb" journalMaxFileLength="32mb"/>
+    </persistenceAdapter>
+    <plugins>
+      <!-- no login = anonymous (allowed); a wrong login/passcode is refused; no authorization rules -->
+      <simpleAuthenticationPlugin anonymousAccessAllowed="true">
+        <users>
+          <authenticationUser username="admin" password="admin" groups="admins,users"/>
+          <authenticationUser username="guest" password="guest" groups="users"/>
+        </users>
+      </simpleAuthenticationPlugin>
+    </plugins>
+    <sslContext>
+      <sslContext keyStore="file:$TLS/server.p12" keyStoreType="PKCS12" keyStorePassword="password"
+                  trustStore="file:$TLS/truststore.p12" trustStoreType="PKCS12" trustStorePassword="password"/>
+    </sslContext>
+    <systemUsage>
+      <systemUsage>
+        <memoryUsage><memoryUsage limit="128 mb"/></memoryUsage>
+        <storeUsage><storeUsage limit="2 gb"/></storeUsage>
+        <tempUsage><tempUsage limit="512 mb"/></tempUsage>
+      </systemUsage>
+    </systemUsage>
+    <transportConnectors>
+      <transportConnector name="stomp" uri="stomp://127.0.0.1:$AMQ_STOMP_PORT?transport.closeAsync=false"/>
+      <transportConnector name="stomp+ssl" uri="stomp+ssl://127.0.0.1:$AMQ_STOMP_TLS_PORT?transport.closeAsync=false&amp;transport.wantClientAuth=true"/>
+      <transportConnector name="stomp+nio" uri="stomp+nio://127.0.0.1:$AMQ_STOMP_NIO_PORT?transport.closeAsync=false"/>
+    </transportConnectors>
+  </broker>
+</beans>
+EOF
+    # Debian's ActiveMQ logs through slf4j -> log4j 1.2, so log4j.properties (not log4j2) applies.
+    cat > "$AMQ_DIR/conf.new/log4j.properties" <<'EOF'
+log4j.rootLogger=INFO, stdout
+log4j.logger.org.springframework=WARN
+log4j.logger.org.apache.xbean=WARN
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=%d{ISO8601} %5p | %m%n
+EOF
+    echo "$AMQ_JAVA_OPTS" > "$AMQ_DIR/conf.new/java-opts"
+    apply_config activemq "$AMQ_DIR" || return 0
+    check_ports_free activemq "$AMQ_STOMP_PORT" "$AMQ_STOMP_TLS_PORT" "$AMQ_STOMP_NIO_PORT"
+    if [ "$AMQ_KEEP_STATE" = 1 ]; then
+        log "activemq: keeping its stored messages (AMQ_KEEP_STATE=1)"
+    else
+        rm -rf "$AMQ_DIR/data"
+    fi
+    mkdir -p "$AMQ_DIR/data" "$AMQ_DIR/tmp"
+    LAUNCHED_AT[activemq]=$(now)
+    # The JVM flags of Debian's /usr/bin/activemq, run in the foreground of our own detached
+    # process (that script re-reads Debian's options and switches user and base directory).
+    # shellcheck disable=SC2086
+    launch activemq "$java" $AMQ_JAVA_OPTS -Djava.awt.headless=true \
+        --add-reads=java.xml=java.logging \
+        --add-opens java.base/java.security=ALL-UNNAMED --add-opens java.base/java.net=ALL-UNNAMED \
+        --add-opens java.base/java.lang=ALL-UNNAMED --add-opens java.base/java.util=ALL-UNNAMED \
+        --add-opens java.naming/javax.naming.spi=ALL-UNNAMED --add-opens java.rmi/sun.rmi.transport.tcp=ALL-UNNAMED \
+        --add-opens java.base/java.util.concurrent=ALL-UNNAMED --add-opens java.base/java.util.concurrent.atomic=ALL-UNNAMED \
+        -Dactivemq.classpath="$AMQ_DIR/conf" -Dactivemq.home=/usr/share/activemq \
+        -Dactivemq.base="$AMQ_DIR" -Dactivemq.conf="$AMQ_DIR/conf" -Dactivemq.data="$AMQ_DIR/data" \
+        -Djava.io.tmpdir="$AMQ_DIR/tmp" \
+        -jar /usr/share/activemq/bin/activemq.jar start "xbean:file:$AMQ_DIR/conf/activemq.xml"
+}
+
+# ---------------------------------------------------------------- RabbitMQ
+start_rabbitmq() {
+    local c=$RMQ_DIR/conf.new
+    rm -rf "$c"
+    mkdir -p "$c/conf.d"
+    echo "# empty: keeps /etc/rabbitmq/rabbitmq-env.conf out" > "$c/rabbitmq-env.conf"
+    echo '[rabbitmq_stomp].' > "$c/enabled_plugins"
+    # With load_definitions RabbitMQ creates no default user, so guest is defined here
+    # (password "guest"; password_hash = base64(salt4 + sha256(salt4 + "guest"))).
+    cat > "$c/definitions.json" <<'EOF'
+{
+  "users": [{"name": "guest", "password_hash": "DHRY7dcEyUWVWDmnSZZZrsVHGRPb5S8kuNSw5smndpmDqU12",
+             "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ["administrator"], "limits": {}}],
+  "vhosts": [{"name": "/"}, {"name": "localhost"}, {"name": "127.0.0.1"}],
+  "permissions": [
+    {"user": "guest", "vhost": "/",         "configure": ".*", "write": ".*", "read": ".*"},
+    {"user": "guest", "vhost": "localhost", "configure": ".*", "write": ".*", "read": ".*"},
+    {"user": "guest", "vhost": "127.0.0.1", "configure": ".*", "write": ".*", "read": ".*"}],
+  "topic_permissions": [], "parameters": [], "global_parameters": [], "policies": [],
+  "queues": [], "exchanges": [], "bindings": []
+}
+EOF
+    cat > "$c/rabbitmq.conf" <<EOF
+# generated by scripts/brokers/start.sh: RabbitMQ test node, STOMP on loopback only
+# test CA sha256 $(tls_fingerprint)
+listeners.tcp = none
+load_definitions = $RMQ_DIR/conf/definitions.json
+stomp.listeners.tcp.1 = 127.0.0.1:$RABBIT_STOMP_PORT
+stomp.listeners.ssl.1 = 127.0.0.1:$RABBIT_STOMP_TLS_PORT
+ssl_options.cacertfile = $TLS/ca.crt
+ssl_options.certfile = $TLS/server.crt
+ssl_options.keyfile = $TLS/server.key
+# ask for a client certificate and verify it against the test CA, but accept clients without one
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = false
+# a CONNECT without login/passcode logs in as guest
+stomp.default_user = guest
+stomp.default_pass = guest
+stomp.default_vhost = /
+disk_free_limit.absolute = 50MB
+vm_memory_high_watermark.relative = 0.25
+log.console = false
+log.file.level = info
+EOF
+    echo "nodename=$RABBIT_NODENAME dist_port=$RABBIT_DIST_PORT" > "$c/node"
+    apply_config rabbitmq "$RMQ_DIR" || return 0
+    # an Erlang VM left from an older run whose wrapper process was killed holds the ports
+    local pid
+    if pid=$(pid_of rabbitmq-beam); then
+        log "stopping a leftover RabbitMQ Erlang VM (pid $pid)"
+        signal_and_wait "rabbitmq (erlang vm)" "$pid" TERM
+    fi
+    check_ports_free rabbitmq "$RABBIT_STOMP_PORT" "$RABBIT_STOMP_TLS_PORT" "$RABBIT_DIST_PORT"
+    mkdir -p "$RMQ_DIR/home" "$RMQ_DIR/log" "$RMQ_DIR/mnesia"
+    if [ "$RABBIT_KEEP_STATE" = 1 ]; then
+        log "rabbitmq: keeping its queues and messages (RABBIT_KEEP_STATE=1)"
+    else
+        rm -rf "${RMQ_DIR:?}/mnesia/"*
+    fi
+    # epmd: reuse a running one, else start our own on loopback (stop.sh stops only ours)
+    if ! port_open 4369; then
+        launch epmd epmd -address 127.0.0.1
+        for _ in $(seq 50); do port_open 4369 && break; sleep 0.05; done
+    fi
+    LAUNCHED_AT[rabbitmq]=$(now)
+    # RUNNING_UNDER_SYSTEMD makes Debian's wrapper exec the Erlang VM instead of running it as a
+    # child: one process, whose SIGTERM handler shuts RabbitMQ down cleanly.
+    launch rabbitmq env HOME="$RMQ_DIR/home" RUNNING_UNDER_SYSTEMD=true \
+        RABBITMQ_NODENAME="$RABBIT_NODENAME" \
+        RABBITMQ_CONF_ENV_FILE="$RMQ_DIR/conf/rabbitmq-env.conf" \
+        RABBITMQ_CONFIG_FILE="$RMQ_DIR/conf/rabbitmq.conf" \
+        RABBITMQ_CONFIG_FILES="$RMQ_DIR/conf/conf.d" \
+        RABBITMQ_ADVANCED_CONFIG_FILE="$RMQ_DIR/conf/advanced.config" \
+        RABBITMQ_ENABLED_PLUGINS_FILE="$RMQ_DIR/conf/enabled_plugins" \
+        RABBITMQ_MNESIA_BASE="$RMQ_DIR/mnesia" RABBITMQ_LOG_BASE="$RMQ_DIR/log" \
+        RABBITMQ_PID_FILE="$RUN/rabbitmq-beam.pid" RABBITMQ_DIST_PORT="$RABBIT_DIST_PORT" \
+        ERL_EPMD_ADDRESS=127.0.0.1 \
+        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
+        /usr/lib/rabbitmq/bin/rabbitmq-server
+}
+
+# ---------------------------------------------------------------- readiness
+FAILED=""
+ping_one() {  # NAME LABEL PORT VHOST LOGIN PASSCODE [stomp_ping.py options...]
+    local name=$1 label="$1 :$3 $2" port=$3 vhost=$4 login=$5 pass=$6 out
+    shift 6
+    if out=$("$PYTHON" "$SCRIPTS_DIR/stomp_ping.py" --label "$label" --port "$port" --vhost "$vhost" \
+            --login "$login" --passcode "$pass" --wait "$START_TIMEOUT" "$@" 2>&1); then
+        if [ -n "${LAUNCHED_AT[$name]-}" ]; then
+            log "$out, $(since "${LAUNCHED_AT[$name]}")s after launch"
+        else
+            log "$out"
+        fi
+        return 0
+    fi
+    log "$out"
+    echo "----- tail of $LOGS/$name.log" >&2
+    tail -25 "$LOGS/$name.log" >&2 || true
+    FAILED="$FAILED $name"
+    return 1
+}
+
+check_broker() {  # NAME PLAIN_PORT TLS_PORT VHOST LOGIN PASSCODE: plain, TLS, TLS with client cert
+    local name=$1 plain=$2 tls=$3 vhost=$4 login=$5 pass=$6
+    local ca=(--tls --ca "$TLS/ca.crt" --server-name localhost)
+    ping_one "$name" stomp "$plain" "$vhost" "$login" "$pass" || return 1
+    ping_one "$name" "tls" "$tls" "$vhost" "$login" "$pass" "${ca[@]}" || return 1
+    ping_one "$name" "tls+client-cert" "$tls" "$vhost" "$login" "$pass" "${ca[@]}" \
+        --cert "$TLS/client.crt" --key "$TLS/client.key"
+}
+
+# ---------------------------------------------------------------- main
+install_missing
+make_certs
+T_LAUNCH=$(now)
+for b in $KNOWN_BROKERS; do
+    if wants "$b"; then "start_$b"; fi
+done
+
+if wants activemq && check_broker activemq "$AMQ_STOMP_PORT" "$AMQ_STOMP_TLS_PORT" localhost admin admin \
+        && ping_one activemq stomp+nio "$AMQ_STOMP_NIO_PORT" localhost admin admin; then
+    {
+        kv STOMP_ACTIVEMQ_HOST 127.0.0.1
+        kv STOMP_ACTIVEMQ_PORT "$AMQ_STOMP_PORT"
+        kv STOMP_ACTIVEMQ_TLS_PORT "$AMQ_STOMP_TLS_PORT"
+        kv STOMP_ACTIVEMQ_NIO_PORT "$AMQ_STOMP_NIO_PORT"
+        kv STOMP_ACTIVEMQ_LOGIN admin
+        kv STOMP_ACTIVEMQ_PASSCODE admin
+        kv STOMP_ACTIVEMQ_VHOST localhost
+        kv STOMP_ACTIVEMQ_DLQ_PREFIX DLQ.
+    } > "$RUN/activemq.env"
+fi
+if wants rabbitmq && check_broker rabbitmq "$RABBIT_STOMP_PORT" "$RABBIT_STOMP_TLS_PORT" / guest guest; then
+    {
+        kv STOMP_RABBITMQ_HOST 127.0.0.1
+        kv STOMP_RABBITMQ_PORT "$RABBIT_STOMP_PORT"
+        kv STOMP_RABBITMQ_TLS_PORT "$RABBIT_STOMP_TLS_PORT"
+        kv STOMP_RABBITMQ_LOGIN guest
+        kv STOMP_RABBITMQ_PASSCODE guest
+        kv STOMP_RABBITMQ_VHOST /
+    } > "$RUN/rabbitmq.env"
+fi
+write_env
+[ -z "$FAILED" ] || die "not ready:$FAILED (logs in $LOGS)"
+
+log "ready in $(since "$T_START")s ($(since "$T_LAUNCH")s of it starting and checking brokers)"
+log "environment: $ENV_FILE"
+printf '  %-9s %-17s %s\n' broker address notes
+if wants activemq; then
+    printf '  %-9s %-17s %s\n' activemq "127.0.0.1:$AMQ_STOMP_PORT" "stomp (admin/admin, guest/guest or none; host localhost)" \
+        activemq "127.0.0.1:$AMQ_STOMP_TLS_PORT" "stomp+ssl (CA $TLS/ca.crt)" \
+        activemq "127.0.0.1:$AMQ_STOMP_NIO_PORT" "stomp+nio"
+fi
+if wants rabbitmq; then
+    printf '  %-9s %-17s %s\n' rabbitmq "127.0.0.1:$RABBIT_STOMP_PORT" "stomp (guest/guest; vhosts /, localhost, 127.0.0.1)" \
+        rabbitmq "127.0.0.1:$RABBIT_STOMP_TLS_PORT" "stomp over TLS (CA $TLS/ca.crt)"
+fi

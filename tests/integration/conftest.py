@@ -1,0 +1,93 @@
+"""Fixtures for tests against real brokers (started by scripts/brokers/start.sh).
+
+* ``broker``: a :class:`BrokerInfo`, the test runs once per broker (ids ``activemq``,
+  ``rabbitmq``); ``@pytest.mark.broker("rabbitmq")`` limits a test (or class, module) to the
+  brokers named. A broker that does not accept a TCP connection skips the test, or fails it
+  when ``STOMP_REQUIRE_BROKERS=1`` (CI).
+* ``tls_broker``: ``broker`` when its TLS port answers and the test CA and client certificate
+  (``STOMP_TLS_*``) exist; otherwise skipped (failed under ``STOMP_REQUIRE_BROKERS=1``).
+* ``unique_queue``: ``unique_queue("orders")`` gives a fresh ``/queue/orders-<uuid>``:
+  RabbitMQ's queues are durable and ActiveMQ's persistent, so names must not repeat across runs.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import NoReturn
+
+import pytest
+
+from tests.integration._brokers import (
+    BROKER_NAMES,
+    START_HINT,
+    BrokerInfo,
+    BrokerName,
+    QueueNamer,
+    brokers_required,
+    load_broker,
+)
+
+_CONNECT_TIMEOUT = 2.0
+_PREFIX = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that uses ``broker`` once per broker its ``broker`` marks allow."""
+    if "broker" not in metafunc.fixturenames:
+        return
+    names: list[BrokerName] = list(BROKER_NAMES)
+    marks = list(metafunc.definition.iter_markers("broker"))
+    if marks:
+        wanted = {str(arg) for mark in marks for arg in mark.args}
+        unknown = sorted(wanted.difference(BROKER_NAMES))
+        if unknown or not wanted:
+            msg = f"@pytest.mark.broker takes broker names among {BROKER_NAMES}, got {unknown}"
+            raise pytest.UsageError(msg)
+        names = [name for name in BROKER_NAMES if name in wanted]
+    metafunc.parametrize("broker", names, indirect=True, ids=names)
+
+
+def _unavailable(msg: str) -> NoReturn:
+    if brokers_required():
+        pytest.fail(f"{msg} (STOMP_REQUIRE_BROKERS=1)", pytrace=False)
+    pytest.skip(msg)
+
+
+@pytest.fixture
+def broker(request: pytest.FixtureRequest) -> BrokerInfo:
+    """The broker this run of the test is for, known to accept TCP connections."""
+    name: BrokerName = request.param
+    info = load_broker(name)
+    if not info.is_reachable(timeout=_CONNECT_TIMEOUT):
+        host, port = info.address
+        _unavailable(f"{name} not running (no TCP connection to {host}:{port}): {START_HINT}")
+    return info
+
+
+@pytest.fixture
+def tls_broker(broker: BrokerInfo) -> BrokerInfo:
+    """``broker``, when its TLS port answers and the test CA and client certificate are known."""
+    files = {"STOMP_TLS_CA": broker.ca_file, "STOMP_TLS_CLIENT_CERT": broker.client_cert}
+    files["STOMP_TLS_CLIENT_KEY"] = broker.client_key
+    missing = [name for name, path in files.items() if path is None or not path.is_file()]
+    if missing:
+        _unavailable(f"{broker.name}: TLS files unknown or absent ({', '.join(missing)})")
+    if not broker.is_reachable(timeout=_CONNECT_TIMEOUT, tls=True):
+        host, port = broker.tls_address
+        _unavailable(f"{broker.name}: no TCP connection to the TLS port {host}:{port}")
+    return broker
+
+
+@pytest.fixture
+def unique_queue() -> QueueNamer:
+    """``unique_queue("orders")`` -> ``/queue/orders-<uuid4 hex>``, fresh on every call."""
+
+    def make(prefix: str = "test") -> str:
+        # ActiveMQ reads "." as a hierarchy separator, "," "*" ">" as composite/wildcards
+        if not _PREFIX.fullmatch(prefix):
+            msg = f"queue prefix {prefix!r}: use letters, digits, '_' and '-' only"
+            raise ValueError(msg)
+        return f"/queue/{prefix}-{uuid.uuid4().hex}"
+
+    return make
