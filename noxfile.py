@@ -175,7 +175,7 @@ def integration(session: nox.Session) -> None:
     requires = {r for p in PACKAGES.values() for r in p.test_requires}
     session.install(*local, *TEST_TOOLS, *sorted(requires))
     session.chdir(ROOT)
-    session.run("pytest", str(integration_dir), *session.posargs)
+    session.run("python", "-m", "pytest", str(integration_dir), *session.posargs)
 
 
 @nox.session(python=PYTHON, tags=["demo"])
