@@ -60,7 +60,7 @@ class Frame:
         headers: Mapping[str, str] | Iterable[tuple[str, str]] = (),
         body: bytes | bytearray | memoryview = b"",
     ) -> None:
-        if command not in COMMANDS:
+        if type(command) is not str or command not in COMMANDS:
             msg = f"unknown STOMP command {command!r}"
             raise InvalidFrame(msg)
         try:
@@ -70,7 +70,12 @@ class Frame:
             ):
                 pairs: HeaderPairs = tuple(headers.items())  # type: ignore[union-attr]
             else:
-                pairs = tuple(map(tuple, headers))  # type: ignore[arg-type]
+                pairs = tuple(headers)  # type: ignore[arg-type]
+                kinds = set(map(type, pairs))
+                if kinds != {tuple}:
+                    if not kinds <= {tuple, list}:
+                        raise TypeError
+                    pairs = tuple(map(tuple, pairs))
             # One C-level pass checks that every name and value is a str and leaves the
             # text the serializer escapes (see _serializer); the counts check the shape.
             joined: str | None = _LINE.join(map(_NAME.join, pairs))

@@ -259,7 +259,11 @@ class Parser:
         if nul >= 0:
             raise self._fail("a frame ends (NUL) before its headers are complete", nul)
         last_line = buf.rfind(b"\n", pos, size) + 1 or pos
-        if size - last_line > limits.max_header_line:
+        line_length = size - last_line
+        if line_length > limits.max_header_line and (
+            # the last byte may be the CR of a CRLF, which is not part of the line
+            line_length > limits.max_header_line + 1 or buf[size - 1] != 13
+        ):
             raise self._fail(
                 f"a header line is longer than {limits.max_header_line} bytes",
                 last_line,
@@ -303,15 +307,8 @@ class Parser:
             raise self._fail(
                 f"a frame has more than {limits.max_headers} headers", pos, LimitExceeded
             )
-        if end - pos > limits.max_header_line and (
-            max(len(line.encode("utf-8", "surrogateescape")) for line in (command, *lines))
-            > limits.max_header_line
-        ):
-            raise self._fail(
-                f"a header line is longer than {limits.max_header_line} bytes",
-                pos,
-                LimitExceeded,
-            )
+        if end - pos > limits.max_header_line:
+            self._check_line_lengths(pos, text, [command, *lines])
         pairs = tuple(
             [(name, value) for name, sep, value in map(_partition, lines, repeat(":")) if sep]
         )
@@ -338,11 +335,18 @@ class Parser:
                     pos,
                     LimitExceeded,
                 )
+            if length and command not in BODY_COMMANDS and version is not Version.V1_0:
+                # Spec 1.1+: "Only the SEND, MESSAGE, and ERROR frames MAY have a body."
+                raise self._fail(f"a {command} frame must not have a body", body_start)
             stop = body_start + length
             complete = stop < len(buf) and buf[stop] == 0
         else:
             stop = buf.find(0, body_start)
             complete = stop >= 0
+            if complete and stop + 1 - pos > limits.max_frame_size:
+                raise self._fail(
+                    f"a frame is larger than {limits.max_frame_size} bytes", pos, LimitExceeded
+                )
         # Fast path: the whole frame is buffered and needs no further check.
         if complete and (stop == body_start or command in BODY_COMMANDS or version is Version.V1_0):
             self._pos = stop + 1
@@ -351,6 +355,15 @@ class Parser:
         self._pos = body_start
         self._body_scan = 0
         return self._read_body()
+
+    def _check_line_lengths(self, pos: int, text: str, lines: list[str]) -> None:
+        limit = self._limits.max_header_line
+        for number, line in enumerate(lines):
+            if len(line.encode("utf-8", "surrogateescape")) > limit:
+                offset = pos if number == 0 else self._line_offset(pos, text, number - 1)
+                raise self._fail(
+                    f"a header line is longer than {limit} bytes", offset, LimitExceeded
+                )
 
     def _read_body(self) -> Frame | None:
         pending = self._pending
@@ -379,13 +392,15 @@ class Parser:
                 )
         else:
             stop = buf.find(0, start + self._body_scan)
+            # The smallest the frame can be: up to its NUL, or what is buffered plus a NUL.
+            least = (stop if stop >= 0 else size) + 1 - start + header_size
+            if least > self._limits.max_frame_size:
+                raise self._fail(
+                    f"a frame is larger than {self._limits.max_frame_size} bytes",
+                    start - header_size,
+                    LimitExceeded,
+                )
             if stop < 0:
-                if size - start + header_size > self._limits.max_frame_size:
-                    raise self._fail(
-                        f"a frame is larger than {self._limits.max_frame_size} bytes",
-                        start - header_size,
-                        LimitExceeded,
-                    )
                 self._body_scan = size - start
                 return None
         if stop - start > _COLLECT_AT_LEAST:
@@ -405,8 +420,13 @@ class Parser:
             return None
         parts = self._parts
         assert parts is not None
+        overflow = self._have - length  # bytes from the NUL to the end of what was received
+        after: list[bytes] = []
+        while overflow > len(parts[-1]):  # the NUL is in an earlier chunk
+            overflow -= len(parts[-1])
+            after.append(parts.pop())
         last = parts.pop()
-        cut = len(last) - (self._have - length)  # index of the NUL in the last chunk
+        cut = len(last) - overflow  # index of the NUL in that chunk
         if last[cut] != 0:
             raise self._fail(
                 f"no NUL after a body of content-length {length}: "
@@ -420,6 +440,8 @@ class Parser:
         self._have = 0
         self._pending = None
         self._buf = bytearray(last[cut + 1 :])
+        for chunk in reversed(after):
+            self._buf += chunk
         self._pos = 0
         self._consumed += length + 1
         return self._finish(command, pairs, first, body, 0)

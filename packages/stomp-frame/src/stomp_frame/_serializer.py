@@ -37,6 +37,9 @@ def serialize(frame: Frame, version: Version) -> bytes:
             ``content-length`` header, a ``content-length`` that differs from the
             body's length, or a body on a command that may not have one (1.1+).
     """
+    if version.__class__ is not Version:
+        msg = f"version must be a stomp_frame.Version, got {version!r}"
+        raise TypeError(msg)
     command = frame.command
     headers = frame.headers
     body = frame.body
@@ -66,6 +69,7 @@ def _escaped_headers(
         # Not joined when the frame was built (parsed frames), or a header holds a separator.
         text = _LINE_END.join(map(_NAME_END.join, headers))
         if text.count(_NAME_END) != len(headers) or text.count(_LINE_END) != len(headers) - 1:
+            _refuse_nul(headers)
             return "".join(_escape_pair(name, value, version) for name, value in headers)
     else:
         text = joined
@@ -105,7 +109,15 @@ def _refuse_cr_1_1(headers: tuple[tuple[str, str], ...]) -> None:
     raise InvalidFrame(msg)
 
 
+def _refuse_nul(headers: tuple[tuple[str, str], ...]) -> None:
+    for name, value in headers:
+        if "\x00" in name or "\x00" in value:
+            msg = f"the header {name!r} contains a NUL, which would end the frame on the wire"
+            raise InvalidFrame(msg)
+
+
 def _raw_headers(command: str, headers: tuple[tuple[str, str], ...], version: Version) -> str:
+    _refuse_nul(headers)
     for name, value in headers:
         if ":" in name:
             msg = f"the header name {name!r} contains a colon, which {_where(command, version)}"
