@@ -75,7 +75,7 @@ class Frame:
                 if kinds != {tuple}:
                     if not kinds <= {tuple, list}:
                         raise TypeError
-                    pairs = tuple(map(tuple, pairs))
+                    pairs = tuple(map(tuple, pairs))  # type: ignore[arg-type]
             # One C-level pass checks that every name and value is a str and leaves the
             # text the serializer escapes (see _serializer); the counts check the shape.
             joined: str | None = _LINE.join(map(_NAME.join, pairs))
