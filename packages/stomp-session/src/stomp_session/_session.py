@@ -1,0 +1,773 @@
+"""The sans-I/O STOMP connection: bytes and time in, events and bytes out."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Final, Literal
+
+import stomp_commands as commands
+from stomp_commands import (
+    ALL_VERSIONS,
+    AckMode,
+    Headers,
+    LocalCommandError,
+    RemoteCommandError,
+    read_connected,
+    read_error,
+    read_message,
+    read_receipt,
+)
+from stomp_frame import Frame, InvalidFrame, Limits, ParseError, Parser, Version, serialize
+from stomp_session._errors import LocalProtocolError, RemoteProtocolError
+from stomp_session._events import (
+    Connected,
+    Disconnected,
+    ErrorReceived,
+    Event,
+    MessageReceived,
+    Output,
+    PeerDead,
+    ProtocolFailure,
+    ReceiptLost,
+    ReceiptReceived,
+    Subscription,
+    TransactionAborted,
+    message_received,
+)
+from stomp_session._state import REMOTE_INPUTS, TRANSITIONS, Input, State
+
+__all__ = ["DEFAULT_HEART_BEAT_GRACE", "Session"]
+
+logger = logging.getLogger("stomp_session")
+
+DEFAULT_HEART_BEAT_GRACE: Final = 2.5
+"""How many receive intervals of silence make the peer dead, by default.
+
+Measured against real brokers (heart-beat 5000,5000): ActiveMQ sends its first beat
+about 2x the interval after CONNECTED, then one per interval; RabbitMQ beats more
+often than negotiated. stomp.py's 1.5x raised false timeouts on an idle ActiveMQ;
+2.0x would sit exactly on ActiveMQ's first beat; 2.5x did not raise any, and still
+notices a dead broker before both brokers' own ~3x limit for a silent client.
+"""
+
+_EMPTY: Final = Output()
+_CLOSE: Final = Output(close=True)
+_GENERATIONS: Final = itertools.count(1)
+_OPEN: Final = (State.CONNECTED, State.DISCONNECTING)
+
+
+class Session:
+    """One STOMP connection as a sans-I/O state machine (no sockets, threads or clock).
+
+    The caller owns the transport and the clock; the session owns the protocol:
+
+    * :meth:`connect` returns the CONNECT bytes to write;
+    * :meth:`receive_data` takes what the transport read, with the time, and returns
+      an :class:`~stomp_session.Output`: events, bytes to write (subscription replay,
+      for instance) and whether to close;
+    * every action (:meth:`send`, :meth:`subscribe`, :meth:`ack`, ...) returns the
+      bytes to write; a misuse raises :class:`~stomp_session.LocalProtocolError`
+      and changes nothing;
+    * :meth:`next_deadline` says when to call :meth:`handle_timer`, which returns
+      heart-beats to write or reports a dead peer;
+    * :meth:`connection_lost` is called when the transport closes, whatever the
+      reason; the session is then ready to :meth:`connect` again and replays its
+      subscriptions after the next CONNECTED.
+
+    Time (*now*) is float seconds from any monotonic clock the caller chooses.
+
+    Args:
+        host: The virtual host sent in CONNECT (RabbitMQ's vhost, ``/`` by default there),
+            not the network address.
+        login: The user name, if any.
+        passcode: The password, if any; it never appears in a repr, a log line or an
+            error message.
+        versions: The STOMP versions to offer.
+        heart_beat: ``(cx, cy)`` in milliseconds: send a beat every *cx* ms at least,
+            want one every *cy* ms (0: never).
+        heart_beat_grace: How many receive intervals of silence make the peer dead
+            (default :data:`DEFAULT_HEART_BEAT_GRACE`, 2.5, which real brokers'
+            timing needs; at least 1).
+        connect_headers: Extra CONNECT headers (``client-id`` and the like).
+        connect_command: ``"STOMP"`` to open with the 1.1+ STOMP frame.
+        limits: Bounds on received frames.
+
+    Raises:
+        LocalProtocolError: a setting CONNECT cannot carry, or a grace below 1.
+    """
+
+    __slots__ = (
+        "_connect_command",
+        "_connect_frame",
+        "_connect_version",
+        "_disconnect_receipt",
+        "_generation",
+        "_grace",
+        "_heart_beat",
+        "_host",
+        "_ids",
+        "_last_received",
+        "_negotiated",
+        "_next_beat",
+        "_parser",
+        "_receipts",
+        "_receive_interval",
+        "_send_interval",
+        "_state",
+        "_subscriptions",
+        "_transactions",
+        "_version",
+        "_versions",
+    )
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        login: str | None = None,
+        passcode: str | None = None,
+        versions: Iterable[Version] = ALL_VERSIONS,
+        heart_beat: tuple[int, int] = (0, 0),
+        heart_beat_grace: float = DEFAULT_HEART_BEAT_GRACE,
+        connect_headers: Headers | None = None,
+        connect_command: Literal["CONNECT", "STOMP"] = "CONNECT",
+        limits: Limits | None = None,
+    ) -> None:
+        offered = tuple(versions)
+        try:
+            self._connect_frame = commands.connect(
+                host=host,
+                versions=offered,
+                login=login,
+                passcode=passcode,
+                heart_beat=heart_beat,
+                headers=connect_headers,
+                command=connect_command,
+            )
+        except LocalCommandError as exc:
+            raise LocalProtocolError(str(exc)) from exc
+        grace: object = heart_beat_grace
+        if (
+            not isinstance(grace, (int, float))
+            or isinstance(grace, bool)
+            or not math.isfinite(grace)
+            or grace < 1
+        ):
+            msg = f"heart_beat_grace must be a finite number >= 1, got {grace!r}"
+            raise LocalProtocolError(msg)
+        self._versions = tuple(v for v in ALL_VERSIONS if v in offered)
+        # CONNECT is never escaped; the newest offered version only decides UTF-8 strictness.
+        self._connect_version = self._versions[-1]
+        self._connect_command = connect_command
+        self._host = host
+        self._heart_beat = heart_beat
+        self._grace = float(heart_beat_grace)
+        self._parser = Parser(Version.V1_0, limits=limits or Limits())
+        self._state = State.DISCONNECTED
+        self._version: Version | None = None
+        self._generation = 0
+        self._ids = itertools.count(1)
+        self._subscriptions: dict[str, Subscription] = {}
+        self._transactions: dict[str, None] = {}
+        self._receipts: dict[str, str] = {}
+        self._disconnect_receipt: str | None = None
+        self._negotiated: tuple[int, int] | None = None
+        self._send_interval = 0.0
+        self._receive_interval = 0.0
+        self._next_beat: float | None = None
+        self._last_received = 0.0
+
+    def __repr__(self) -> str:
+        return (
+            f"<Session host={self._host!r} state={self._state.value} "
+            f"version={self._version.value if self._version else None} "
+            f"subscriptions={len(self._subscriptions)} transactions={len(self._transactions)} "
+            f"pending_receipts={len(self._receipts)}>"
+        )
+
+    # -- what the caller can look at ---------------------------------------------------------
+
+    @property
+    def state(self) -> State:
+        """The current state."""
+        return self._state
+
+    @property
+    def version(self) -> Version | None:
+        """The negotiated version while connected (or disconnecting or closed), else ``None``."""
+        return self._version
+
+    @property
+    def heart_beat(self) -> tuple[int, int] | None:
+        """The negotiated ``(send, receive)`` heart-beat intervals in ms, once CONNECTED."""
+        return self._negotiated
+
+    @property
+    def subscriptions(self) -> Mapping[str, Subscription]:
+        """The subscription table by id (a read-only view); it survives a lost connection."""
+        return MappingProxyType(self._subscriptions)
+
+    @property
+    def transactions(self) -> frozenset[str]:
+        """The ids of the open transactions."""
+        return frozenset(self._transactions)
+
+    @property
+    def pending_receipts(self) -> Mapping[str, str]:
+        """Receipt ids still awaited, with the command of the frame that asked (a copy)."""
+        return dict(self._receipts)
+
+    # -- the state table -----------------------------------------------------------------------
+
+    def _next_state(self, event: Input) -> State:
+        try:
+            return TRANSITIONS[self._state, event]
+        except KeyError:
+            pass
+        if event in REMOTE_INPUTS:
+            msg = f"the broker sent {event.value} while the session is {self._state.value}"
+            raise RemoteProtocolError(msg) from None
+        hint = {
+            State.DISCONNECTED: "call connect() first",
+            State.CONNECTING: "wait for CONNECTED",
+            State.DISCONNECTING: "no frame may follow DISCONNECT",
+            State.CLOSED: "close the transport and call connection_lost()",
+        }.get(self._state, "")
+        msg = f"{event.value}() is not allowed while the session is {self._state.value}"
+        raise LocalProtocolError(f"{msg}: {hint}" if hint else msg)
+
+    def _enter(self, state: State, cause: Input) -> None:
+        if state is not self._state:
+            logger.debug("state %s -> %s on %s", self._state.value, state.value, cause.value)
+            self._state = state
+
+    def _step(self, event: Input) -> None:
+        self._enter(self._next_state(event), event)
+
+    # -- the transport and the clock -----------------------------------------------------------
+
+    def connect(self, now: float) -> bytes:
+        """Start a connection: return the CONNECT (or STOMP) bytes to write first.
+
+        Call it once the transport is open. The parser starts reading 1.0 (CONNECTED
+        is never escaped) and switches to the negotiated version at CONNECTED.
+
+        Raises:
+            LocalProtocolError: not :attr:`State.DISCONNECTED`.
+        """
+        self._step(Input.CONNECT)
+        self._parser.reset()
+        self._parser.version = Version.V1_0
+        self._last_received = now
+        logger.debug("CONNECT to host %r offering %s", self._host, self._versions)
+        return serialize(self._connect_frame, self._connect_version)
+
+    def receive_data(self, data: bytes | bytearray | memoryview, now: float) -> Output:
+        """Take bytes read from the transport at time *now*; return what they mean.
+
+        A broker's protocol error does not raise: it ends the output with a
+        :class:`~stomp_session.ProtocolFailure` (after the events that came before
+        it) and sets :attr:`Output.close`. In :attr:`State.CLOSED` bytes are
+        discarded unread (and :attr:`Output.close` is set again).
+
+        Raises:
+            LocalProtocolError: no connection (:attr:`State.DISCONNECTED`).
+        """
+        self._step(Input.RECEIVE_DATA)
+        if self._state is State.CLOSED:
+            return _CLOSE
+        if data:
+            self._last_received = now
+        events: list[Event] = []
+        out: list[bytes] = []
+        parser = self._parser
+        try:
+            parser.receive_data(data)
+            version = self._version
+            generation = self._generation
+            subscriptions = self._subscriptions
+            messages_allowed = (self._state, Input.RECV_MESSAGE) in TRANSITIONS
+            append = events.append
+            while (item := parser.next_event()) is not None:
+                if type(item) is not Frame:
+                    self._step(Input.RECV_HEART_BEAT)
+                elif item.command == "MESSAGE" and messages_allowed:
+                    assert version is not None
+                    info = read_message(item, version)
+                    subscription = subscriptions.get(info.subscription or "")
+                    append(message_received(info, subscription, generation))
+                else:
+                    self._receive_frame(item, now, events, out)
+                    if self._closed():
+                        break
+                    version = self._version
+                    generation = self._generation
+                    messages_allowed = (self._state, Input.RECV_MESSAGE) in TRANSITIONS
+        except (ParseError, RemoteCommandError, RemoteProtocolError) as exc:
+            events.append(self._fail(exc))
+        return Output(events=tuple(events), data=b"".join(out), close=self._closed())
+
+    def _closed(self) -> bool:
+        return self._state is State.CLOSED
+
+    def _fail(self, exc: Exception) -> ProtocolFailure:
+        if isinstance(exc, RemoteProtocolError):
+            error = exc
+        else:
+            error = RemoteProtocolError(str(exc))
+            error.__cause__ = exc
+        logger.warning("protocol failure: %s", error)
+        self._enter(self._next_state(Input.PROTOCOL_FAILURE), Input.PROTOCOL_FAILURE)
+        return ProtocolFailure(error=error)
+
+    def _receive_frame(
+        self, frame: Frame, now: float, events: list[Event], out: list[bytes]
+    ) -> None:
+        command = frame.command
+        if command == "CONNECTED":
+            self._next_state(Input.RECV_CONNECTED)
+            events.append(self._on_connected(frame, now, out))
+        elif command == "RECEIPT":
+            receipt_id = read_receipt(frame).receipt_id
+            if receipt_id == self._disconnect_receipt:
+                self._step(Input.RECV_DISCONNECT_RECEIPT)
+                del self._receipts[receipt_id]
+                self._disconnect_receipt = None
+                events.append(Disconnected(receipt_id=receipt_id))
+                return
+            self._step(Input.RECV_RECEIPT)
+            requested = self._receipts.pop(receipt_id, None)
+            if requested is None:
+                logger.warning("RECEIPT %r was not asked for (or already answered)", receipt_id)
+            events.append(ReceiptReceived(receipt_id=receipt_id, command=requested))
+        elif command == "ERROR":
+            info = read_error(frame)
+            self._step(Input.RECV_ERROR)
+            requested = None
+            if info.receipt_id is not None:
+                requested = self._receipts.pop(info.receipt_id, None)
+                if info.receipt_id == self._disconnect_receipt:
+                    self._disconnect_receipt = None
+            logger.info("ERROR from the broker: %s", info.message)
+            events.append(ErrorReceived(error=info, command=requested))
+        elif command == "MESSAGE":
+            self._step(Input.RECV_MESSAGE)  # raises: MESSAGE is not allowed here
+        else:
+            msg = f"the broker sent a {command} frame, which only a client may send"
+            raise RemoteProtocolError(msg)
+
+    def _on_connected(self, frame: Frame, now: float, out: list[bytes]) -> Connected:
+        info = read_connected(frame, self._versions)
+        self._step(Input.RECV_CONNECTED)
+        version = info.version
+        # Switch before the next frame of the same chunk is parsed.
+        self._parser.version = version
+        self._version = version
+        self._generation = next(_GENERATIONS)
+        # Spec 1.1, heart-beating: "the sender sends a heart-beat at least every
+        # MAX(cx, sy) milliseconds" and the receiver "can expect ... every MAX(sx, cy)",
+        # where 0 on either side means no heart-beats in that direction.
+        cx, cy = self._heart_beat
+        sx, sy = info.heart_beat
+        send_ms = max(cx, sy) if cx and sy else 0
+        receive_ms = max(cy, sx) if cy and sx else 0
+        self._negotiated = (send_ms, receive_ms)
+        self._send_interval = send_ms / 1000
+        self._receive_interval = receive_ms / 1000
+        self._next_beat = now + self._send_interval if send_ms else None
+        self._last_received = now
+        replayed: list[str] = []
+        dropped: list[Subscription] = []
+        for subscription in list(self._subscriptions.values()):
+            data = _replayable(subscription.frame, version)
+            if data is None:
+                del self._subscriptions[subscription.id]
+                dropped.append(subscription)
+                logger.warning(
+                    "subscription %r cannot be written in STOMP %s; removed",
+                    subscription.id,
+                    version,
+                )
+            else:
+                out.append(data)
+                replayed.append(subscription.id)
+        logger.debug(
+            "CONNECTED: STOMP %s, heart-beat %s, %d subscriptions replayed",
+            version,
+            self._negotiated,
+            len(replayed),
+        )
+        return Connected(
+            version=version,
+            server=info.server,
+            session_id=info.session_id,
+            heart_beat=self._negotiated,
+            resubscribed=tuple(replayed),
+            not_replayed=tuple(dropped),
+            frame=frame,
+        )
+
+    def next_deadline(self) -> float | None:
+        """Return when :meth:`handle_timer` must next be called, or ``None`` for never.
+
+        The earliest of the next heart-beat to send and the moment the broker's
+        silence would make it dead. It moves as data arrives; ask again after
+        every input.
+        """
+        if self._state not in _OPEN:
+            return None
+        deadline = self._next_beat
+        if self._receive_interval:
+            dead_at = self._last_received + self._receive_interval * self._grace
+            if deadline is None or dead_at < deadline:
+                deadline = dead_at
+        return deadline
+
+    def handle_timer(self, now: float) -> Output:
+        """Act on the clock at *now*: a heart-beat to write, or a dead peer.
+
+        Calling it early, late or in any state is harmless: it does what is due
+        (in :attr:`State.CLOSED`, it repeats :attr:`Output.close`).
+        """
+        self._step(Input.TIMER)
+        if self._state not in _OPEN:
+            return _CLOSE if self._state is State.CLOSED else _EMPTY
+        if self._receive_interval:
+            silent = now - self._last_received
+            limit = self._receive_interval * self._grace
+            if silent >= limit:
+                self._step(Input.PEER_DEAD)
+                logger.warning("no data from the broker for %.3f s (limit %.3f s)", silent, limit)
+                return Output(events=(PeerDead(silent_for=silent, limit=limit),), close=True)
+        if self._next_beat is not None and now >= self._next_beat:
+            self._next_beat = now + self._send_interval
+            return Output(data=commands.heart_beat())
+        return _EMPTY
+
+    def connection_lost(self, now: float) -> Output:
+        """Tell the session the transport closed (for any reason); it is then DISCONNECTED.
+
+        Open transactions are reported aborted (the broker rolls them back; they are
+        not replayed), pending receipts are reported lost, messages received so far
+        can no longer be acknowledged, and the subscription table is kept for replay
+        after the next CONNECTED. Harmless when already disconnected.
+        """
+        self._step(Input.CONNECTION_LOST)
+        events: list[Event] = [TransactionAborted(transaction=tx) for tx in self._transactions]
+        events += [
+            ReceiptLost(receipt_id=receipt_id, command=command)
+            for receipt_id, command in self._receipts.items()
+        ]
+        self._transactions.clear()
+        self._receipts.clear()
+        self._disconnect_receipt = None
+        self._version = None
+        self._generation = 0
+        self._negotiated = None
+        self._send_interval = self._receive_interval = 0.0
+        self._next_beat = None
+        self._last_received = now
+        self._parser.reset()
+        return Output(events=tuple(events)) if events else _EMPTY
+
+    # -- the caller's actions ------------------------------------------------------------------
+
+    def _connected_version(self, event: Input) -> Version:
+        self._next_state(event)
+        assert self._version is not None
+        return self._version
+
+    def _check_receipt(self, receipt: str | None) -> None:
+        if receipt is not None and receipt in self._receipts:
+            msg = f"the receipt id {receipt!r} is already pending; use a new id"
+            raise LocalProtocolError(msg)
+
+    def _check_transaction(self, transaction: str | None) -> None:
+        if transaction is not None and transaction not in self._transactions:
+            msg = f"no open transaction {transaction!r} (begin it first)"
+            raise LocalProtocolError(msg)
+
+    def _encode(self, frame: Frame, version: Version, receipt: str | None) -> bytes:
+        try:
+            data = serialize(frame, version)
+        except InvalidFrame as exc:
+            raise LocalProtocolError(str(exc)) from exc
+        if receipt is not None:
+            self._receipts[receipt] = frame.command
+        return data
+
+    def send(
+        self,
+        destination: str,
+        body: bytes = b"",
+        *,
+        headers: Headers | None = None,
+        content_length: bool = True,
+        transaction: str | None = None,
+        receipt: str | None = None,
+    ) -> bytes:
+        """Return the SEND bytes for a message to *destination*.
+
+        Args:
+            destination: Where to send.
+            body: The body.
+            headers: Extra headers (``content-type``, ``persistent``, ...).
+            content_length: Write ``content-length`` (default); ``False`` makes
+                ActiveMQ deliver a JMS TextMessage.
+            transaction: Send inside this open transaction.
+            receipt: Ask for a RECEIPT with this id (tracked until it arrives).
+
+        Raises:
+            LocalProtocolError: not connected, unknown transaction, receipt id already
+                pending, or a frame the version cannot carry.
+        """
+        version = self._connected_version(Input.SEND)
+        self._check_transaction(transaction)
+        self._check_receipt(receipt)
+        try:
+            frame = commands.send(
+                version,
+                destination,
+                body,
+                headers=headers,
+                content_length=content_length,
+                transaction=transaction,
+                receipt=receipt,
+            )
+        except LocalCommandError as exc:
+            raise LocalProtocolError(str(exc)) from exc
+        return self._encode(frame, version, receipt)
+
+    def subscribe(
+        self,
+        destination: str,
+        *,
+        id: str | None = None,
+        ack: AckMode = "auto",
+        headers: Headers | None = None,
+        receipt: str | None = None,
+    ) -> tuple[Subscription, bytes]:
+        """Subscribe to *destination*; return the table's record and the SUBSCRIBE bytes.
+
+        The subscription stays in the table until :meth:`unsubscribe`, across lost
+        connections, and is replayed with exactly the same headers (its ``receipt``
+        aside) after every new CONNECTED.
+
+        Args:
+            destination: What to subscribe to.
+            id: The subscription id; generated (``sub-N``) when not given.
+            ack: ``auto``, ``client`` or ``client-individual``.
+            headers: Extra headers (selector, prefetch, ...).
+            receipt: Ask for a RECEIPT with this id.
+
+        Raises:
+            LocalProtocolError: not connected, the id is taken, the receipt id is
+                pending, or the version cannot express the subscription.
+        """
+        version = self._connected_version(Input.SUBSCRIBE)
+        self._check_receipt(receipt)
+        if id is None:
+            id = self._new_id("sub", self._subscriptions)
+        elif id in self._subscriptions:
+            msg = f"the subscription id {id!r} is already in use"
+            raise LocalProtocolError(msg)
+        try:
+            frame = commands.subscribe(
+                version, destination, id=id, ack=ack, headers=headers, receipt=receipt
+            )
+        except LocalCommandError as exc:
+            raise LocalProtocolError(str(exc)) from exc
+        data = self._encode(frame, version, receipt)
+        replay = frame
+        if receipt is not None:
+            replay = Frame("SUBSCRIBE", [pair for pair in frame.headers if pair[0] != "receipt"])
+        subscription = Subscription(id=id, destination=destination, ack=ack, frame=replay)
+        self._subscriptions[id] = subscription
+        return subscription, data
+
+    def unsubscribe(self, subscription: Subscription | str, *, receipt: str | None = None) -> bytes:
+        """Remove a subscription from the table; while connected, return the UNSUBSCRIBE bytes.
+
+        Without a connection (disconnected, connecting, closed) the subscription is
+        only forgotten, so it is not replayed, and the result is empty.
+
+        Raises:
+            LocalProtocolError: unknown subscription, disconnecting, a receipt asked
+                for without a connection, or a receipt id already pending.
+        """
+        self._next_state(Input.UNSUBSCRIBE)
+        sub_id = subscription.id if isinstance(subscription, Subscription) else subscription
+        if sub_id not in self._subscriptions:
+            msg = f"no subscription {sub_id!r} in the table"
+            raise LocalProtocolError(msg)
+        if self._state is not State.CONNECTED:
+            if receipt is not None:
+                msg = f"no connection to ask a receipt on (the session is {self._state.value})"
+                raise LocalProtocolError(msg)
+            del self._subscriptions[sub_id]
+            return b""
+        version = self._connected_version(Input.UNSUBSCRIBE)
+        self._check_receipt(receipt)
+        try:
+            frame = commands.unsubscribe(version, id=sub_id, receipt=receipt)
+        except LocalCommandError as exc:
+            raise LocalProtocolError(str(exc)) from exc
+        data = self._encode(frame, version, receipt)
+        del self._subscriptions[sub_id]
+        return data
+
+    def ack(
+        self,
+        message: MessageReceived,
+        *,
+        transaction: str | None = None,
+        receipt: str | None = None,
+    ) -> bytes:
+        """Return the ACK bytes for *message*, built for the negotiated version.
+
+        Raises:
+            LocalProtocolError: not connected; the message came on an earlier
+                connection (the broker would refuse the ACK, or on RabbitMQ
+                acknowledge another message: it redelivers the message instead);
+                its subscription acknowledges automatically; unknown transaction;
+                pending receipt id; or the message lacks the version's ack headers.
+        """
+        return self._acknowledge(Input.ACK, message, transaction, receipt)
+
+    def nack(
+        self,
+        message: MessageReceived,
+        *,
+        transaction: str | None = None,
+        receipt: str | None = None,
+    ) -> bytes:
+        """Return the NACK bytes for *message* (STOMP 1.1 and later).
+
+        Raises:
+            LocalProtocolError: as for :meth:`ack`, and on STOMP 1.0 (no NACK there).
+        """
+        return self._acknowledge(Input.NACK, message, transaction, receipt)
+
+    def _acknowledge(
+        self,
+        event: Input,
+        message: MessageReceived,
+        transaction: str | None,
+        receipt: str | None,
+    ) -> bytes:
+        version = self._connected_version(event)
+        command = event.value.upper()
+        if message.generation != self._generation:
+            msg = (
+                f"cannot {command} a message received on an earlier connection: the broker "
+                "redelivers it on this one (and RabbitMQ would apply the stale ack to "
+                "another message)"
+            )
+            raise LocalProtocolError(msg)
+        if message.subscription is not None and message.subscription.ack == "auto":
+            msg = (
+                f"cannot {command} a message of subscription {message.subscription.id!r}, "
+                "whose ack mode is auto"
+            )
+            raise LocalProtocolError(msg)
+        self._check_transaction(transaction)
+        self._check_receipt(receipt)
+        build = commands.ack if event is Input.ACK else commands.nack
+        try:
+            frame = build(version, message.message, transaction=transaction, receipt=receipt)
+        except LocalCommandError as exc:
+            raise LocalProtocolError(str(exc)) from exc
+        return self._encode(frame, version, receipt)
+
+    def begin(
+        self, transaction: str | None = None, *, receipt: str | None = None
+    ) -> tuple[str, bytes]:
+        """Begin a transaction; return its id (generated ``tx-N`` if not given) and the bytes.
+
+        Raises:
+            LocalProtocolError: not connected, the id is already open, or the receipt
+                id is pending.
+        """
+        version = self._connected_version(Input.BEGIN)
+        self._check_receipt(receipt)
+        if transaction is None:
+            transaction = self._new_id("tx", self._transactions)
+        elif transaction in self._transactions:
+            msg = f"the transaction {transaction!r} is already open"
+            raise LocalProtocolError(msg)
+        try:
+            frame = commands.begin(version, transaction, receipt=receipt)
+        except LocalCommandError as exc:
+            raise LocalProtocolError(str(exc)) from exc
+        data = self._encode(frame, version, receipt)
+        self._transactions[transaction] = None
+        return transaction, data
+
+    def commit(self, transaction: str, *, receipt: str | None = None) -> bytes:
+        """Return the COMMIT bytes for an open transaction, which is then closed.
+
+        Raises:
+            LocalProtocolError: not connected, no such open transaction, or the
+                receipt id is pending.
+        """
+        return self._end_transaction(Input.COMMIT, transaction, receipt)
+
+    def abort(self, transaction: str, *, receipt: str | None = None) -> bytes:
+        """Return the ABORT bytes for an open transaction, which is then closed.
+
+        Raises:
+            LocalProtocolError: not connected, no such open transaction, or the
+                receipt id is pending.
+        """
+        return self._end_transaction(Input.ABORT, transaction, receipt)
+
+    def _end_transaction(self, event: Input, transaction: str, receipt: str | None) -> bytes:
+        version = self._connected_version(event)
+        if transaction not in self._transactions:
+            msg = f"no open transaction {transaction!r} to {event.value}"
+            raise LocalProtocolError(msg)
+        self._check_receipt(receipt)
+        build = commands.commit if event is Input.COMMIT else commands.abort
+        frame = build(version, transaction, receipt=receipt)
+        data = self._encode(frame, version, receipt)
+        del self._transactions[transaction]
+        return data
+
+    def disconnect(self, *, receipt: str | None = None) -> bytes:
+        """Return the DISCONNECT bytes; the session waits for its RECEIPT.
+
+        Spec 1.2: "the client SHOULD ... send a DISCONNECT frame with a receipt header
+        set" and close only after the RECEIPT, so nothing sent is lost. A receipt id
+        is generated when not given. When :class:`~stomp_session.Disconnected`
+        arrives, close the transport; if it never comes (some brokers do not send
+        it), close after a timeout of your choosing and call :meth:`connection_lost`.
+
+        Raises:
+            LocalProtocolError: not connected, or the receipt id is pending.
+        """
+        version = self._connected_version(Input.DISCONNECT)
+        self._check_receipt(receipt)
+        if receipt is None:
+            receipt = self._new_id("disconnect", self._receipts)
+        frame = commands.disconnect(version, receipt=receipt)
+        data = self._encode(frame, version, receipt)
+        self._disconnect_receipt = receipt
+        self._step(Input.DISCONNECT)
+        return data
+
+    def _new_id(self, prefix: str, taken: Mapping[str, object]) -> str:
+        while True:
+            candidate = f"{prefix}-{next(self._ids)}"
+            if candidate not in taken:
+                return candidate
+
+
+def _replayable(frame: Frame, version: Version) -> bytes | None:
+    try:
+        return serialize(frame, version)
+    except InvalidFrame:
+        return None

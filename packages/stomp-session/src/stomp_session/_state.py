@@ -1,0 +1,123 @@
+"""The connection's states, its inputs, and the table of allowed transitions."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+__all__ = ["REMOTE_INPUTS", "TRANSITIONS", "Input", "State"]
+
+
+class State(enum.Enum):
+    """Where a :class:`~stomp_session.Session` is in the life of a connection."""
+
+    DISCONNECTED = "disconnected"
+    """No transport: the initial state, and the state after :meth:`connection_lost`."""
+    CONNECTING = "connecting"
+    """CONNECT written; waiting for CONNECTED."""
+    CONNECTED = "connected"
+    """CONNECTED received: frames may be sent."""
+    DISCONNECTING = "disconnecting"
+    """DISCONNECT written; waiting for its RECEIPT (messages may still arrive)."""
+    CLOSED = "closed"
+    """The STOMP conversation is over (DISCONNECT receipt, ERROR while connecting, dead
+    peer, broken protocol): close the transport, then call ``connection_lost``."""
+
+
+class Input(enum.Enum):
+    """Something that happens to a session: a caller's action or a received frame."""
+
+    # The caller's actions.
+    CONNECT = "connect"
+    SEND = "send"
+    SUBSCRIBE = "subscribe"
+    UNSUBSCRIBE = "unsubscribe"
+    ACK = "ack"
+    NACK = "nack"
+    BEGIN = "begin"
+    COMMIT = "commit"
+    ABORT = "abort"
+    DISCONNECT = "disconnect"
+    RECEIVE_DATA = "receive_data"
+    TIMER = "handle_timer"
+    CONNECTION_LOST = "connection_lost"
+    # What the broker sends, and what the session finds out.
+    RECV_CONNECTED = "CONNECTED"
+    RECV_MESSAGE = "MESSAGE"
+    RECV_RECEIPT = "RECEIPT"
+    RECV_DISCONNECT_RECEIPT = "RECEIPT for DISCONNECT"
+    """A RECEIPT answering the pending DISCONNECT (any other RECEIPT is RECV_RECEIPT)."""
+    RECV_ERROR = "ERROR"
+    RECV_HEART_BEAT = "heart-beat"
+    PROTOCOL_FAILURE = "protocol failure"
+    PEER_DEAD = "peer dead"
+
+
+REMOTE_INPUTS: Final[frozenset[Input]] = frozenset(
+    {
+        Input.RECV_CONNECTED,
+        Input.RECV_MESSAGE,
+        Input.RECV_RECEIPT,
+        Input.RECV_DISCONNECT_RECEIPT,
+        Input.RECV_ERROR,
+        Input.RECV_HEART_BEAT,
+        Input.PROTOCOL_FAILURE,
+        Input.PEER_DEAD,
+    }
+)
+"""Inputs that come from the broker: when one is not allowed, the *broker* is wrong."""
+
+_S = State
+_I = Input
+_CONNECTED_ACTIONS: tuple[Input, ...] = (
+    *(_I.SEND, _I.SUBSCRIBE, _I.UNSUBSCRIBE, _I.ACK, _I.NACK, _I.BEGIN, _I.COMMIT, _I.ABORT),
+)
+_RECEIVING: tuple[Input, ...] = (
+    *(_I.RECEIVE_DATA, _I.RECV_MESSAGE, _I.RECV_RECEIPT, _I.RECV_ERROR, _I.RECV_HEART_BEAT),
+    _I.TIMER,
+)
+
+_TABLE: dict[tuple[State, Input], State] = {
+    # Every state: the transport may die at any time (a no-op when there is none).
+    **{(state, _I.CONNECTION_LOST): _S.DISCONNECTED for state in State},
+    # Timers may fire in every state; they only act while a connection is open.
+    **{(state, _I.TIMER): state for state in State},
+    # Forgetting a subscription needs no connection (it is not replayed); in
+    # CONNECTED an UNSUBSCRIBE frame is also sent.
+    **{
+        (state, _I.UNSUBSCRIBE): state
+        for state in (_S.DISCONNECTED, _S.CONNECTING, _S.CONNECTED, _S.CLOSED)
+    },
+    (_S.DISCONNECTED, _I.CONNECT): _S.CONNECTING,
+    (_S.CONNECTING, _I.RECEIVE_DATA): _S.CONNECTING,
+    (_S.CONNECTING, _I.RECV_HEART_BEAT): _S.CONNECTING,
+    (_S.CONNECTING, _I.RECV_CONNECTED): _S.CONNECTED,
+    # Spec 1.2: "If the server cannot successfully process the CONNECT frame, it MUST
+    # return an ERROR frame and then close the connection." (RabbitMQ closes only 10 s
+    # later: the client must not wait for it.)
+    (_S.CONNECTING, _I.RECV_ERROR): _S.CLOSED,
+    (_S.CONNECTING, _I.PROTOCOL_FAILURE): _S.CLOSED,
+    **{(_S.CONNECTED, action): _S.CONNECTED for action in _CONNECTED_ACTIONS},
+    **{(_S.CONNECTED, received): _S.CONNECTED for received in _RECEIVING},
+    (_S.CONNECTED, _I.DISCONNECT): _S.DISCONNECTING,
+    (_S.CONNECTED, _I.PROTOCOL_FAILURE): _S.CLOSED,
+    (_S.CONNECTED, _I.PEER_DEAD): _S.CLOSED,
+    # Spec 1.2: after DISCONNECT "the client MUST NOT send any more frames", but the
+    # server may still deliver until it has processed it.
+    **{(_S.DISCONNECTING, received): _S.DISCONNECTING for received in _RECEIVING},
+    (_S.DISCONNECTING, _I.RECV_DISCONNECT_RECEIPT): _S.CLOSED,
+    (_S.DISCONNECTING, _I.PROTOCOL_FAILURE): _S.CLOSED,
+    (_S.DISCONNECTING, _I.PEER_DEAD): _S.CLOSED,
+    # After the conversation ended, late bytes are discarded unread.
+    (_S.CLOSED, _I.RECEIVE_DATA): _S.CLOSED,
+}
+
+TRANSITIONS: Final[Mapping[tuple[State, Input], State]] = MappingProxyType(_TABLE)
+"""Every allowed ``(state, input) -> next state``; a pair not in it is an error.
+
+A caller's input missing from the table raises
+:class:`~stomp_session.LocalProtocolError`; a broker's input missing from it is a
+:class:`~stomp_session.RemoteProtocolError`. The session looks every step up here.
+"""
