@@ -173,8 +173,9 @@ def integration(session: nox.Session) -> None:
         session.skip("no integration tests yet")
     local = [str(p.path) for p in PACKAGES.values() if p.has_code]
     requires = {r for p in PACKAGES.values() for r in p.test_requires}
-    session.install(*local, *TEST_TOOLS, *sorted(requires))
+    session.install(*local, *TEST_TOOLS, *TYPE_TOOLS, *sorted(requires))
     session.chdir(ROOT)
+    session.run("mypy", str(integration_dir))
     session.run("python", "-m", "pytest", str(integration_dir), *session.posargs)
 
 
