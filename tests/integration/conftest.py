@@ -18,6 +18,7 @@ from typing import NoReturn
 
 import pytest
 
+from stomp_frame import Version
 from tests.integration._brokers import (
     BROKER_NAMES,
     START_HINT,
@@ -91,3 +92,10 @@ def unique_queue() -> QueueNamer:
         return f"/queue/{prefix}-{uuid.uuid4().hex}"
 
     return make
+
+
+@pytest.fixture(params=list(Version), ids=[v.value for v in Version])
+def version(request: pytest.FixtureRequest) -> Version:
+    """Each STOMP version in turn (a test may narrow it with ``pytest.mark.parametrize``)."""
+    value: Version = request.param
+    return value

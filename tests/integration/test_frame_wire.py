@@ -69,12 +69,6 @@ class WireConnection:
             self.sock.close()
 
 
-@pytest.fixture(params=list(Version), ids=[v.value for v in Version])
-def version(request: pytest.FixtureRequest) -> Version:
-    value: Version = request.param
-    return value
-
-
 @pytest.fixture
 def wire(broker: BrokerInfo, version: Version) -> Iterator[WireConnection]:
     connection = WireConnection(broker, version)

@@ -112,12 +112,6 @@ class Driver:
             self.sock.close()
 
 
-@pytest.fixture(params=list(Version), ids=[v.value for v in Version])
-def version(request: pytest.FixtureRequest) -> Version:
-    value: Version = request.param
-    return value
-
-
 @pytest.fixture
 def driver(broker: BrokerInfo, version: Version) -> Iterator[Driver]:
     client = Driver(broker, version)
