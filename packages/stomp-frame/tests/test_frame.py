@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import pytest
 
@@ -23,6 +24,11 @@ from stomp_frame import (
     ParseError,
     Version,
 )
+
+
+class Header(NamedTuple):
+    name: str
+    value: str
 
 
 class TestFrameConstruction:
@@ -87,6 +93,35 @@ class TestFrameConstruction:
     def test_header_that_is_not_a_str_pair_is_invalid(self, headers: object) -> None:
         with pytest.raises(InvalidFrame, match="header"):
             Frame("SEND", headers)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        "headers",
+        [
+            [("a\x00b",)],
+            [("a",), ("b", "c", "d")],
+            [("a", "x\x00y"), ("b",)],
+            [("a", "x\x00"), ()],
+            [["a"], ["b", "c", "d"]],
+            [("a", "b", "c"), ("d", "e\x01f")],
+        ],
+        ids=repr,
+    )
+    def test_pairs_of_the_wrong_length_are_invalid_even_when_lengths_balance(
+        self, headers: object
+    ) -> None:
+        with pytest.raises(InvalidFrame, match="header"):
+            Frame("SEND", headers)  # type: ignore[arg-type]
+
+    def test_named_tuple_pairs_are_accepted(self) -> None:
+        frame = Frame("SEND", [Header("destination", "/queue/a"), Header("x", "1")])
+        assert frame.headers == (("destination", "/queue/a"), ("x", "1"))
+        assert frame.get("x") == "1"
+
+    def test_list_pairs_items_views_and_zips_are_accepted(self) -> None:
+        expected = (("a", "1"), ("b", "2"))
+        assert Frame("SEND", [["a", "1"], ["b", "2"]]).headers == expected  # type: ignore[list-item]
+        assert Frame("SEND", {"a": "1", "b": "2"}.items()).headers == expected
+        assert Frame("SEND", zip(["a", "b"], ["1", "2"], strict=True)).headers == expected
 
     @pytest.mark.parametrize("headers", [{"": "v"}, [("a", "1"), ("", "v")]], ids=repr)
     def test_empty_header_name_is_invalid(self, headers: object) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from itertools import pairwise
 
@@ -240,6 +241,33 @@ def test_serialize_refuses_rather_than_corrupts(version: Version, frame: Frame) 
     events, error = parse_chunks([wire], version)
     assert error is None, f"serialize wrote {wire!r}, which does not parse: {error}"
     assert events == [frame]
+
+
+@properties
+@given(
+    command=st.sampled_from(sorted(COMMANDS)),
+    pairs=st.lists(
+        st.lists(st.text(st.sampled_from(SPECIAL + "\x00a"), max_size=3), max_size=3).map(tuple),
+        max_size=4,
+    ),
+)
+def test_frame_accepts_only_str_pairs_and_then_behaves(
+    command: str, pairs: list[tuple[str, ...]]
+) -> None:
+    try:
+        frame = Frame(command, pairs)  # type: ignore[arg-type]
+    except InvalidFrame:
+        assert any(len(pair) != 2 or not pair[0] for pair in pairs)
+        return
+    assert all(len(pair) == 2 and pair[0] for pair in pairs)
+    assert frame.headers == tuple(pairs)
+    for name, value in pairs:
+        assert frame.get_all(name).count(value) >= 1
+        assert frame.has(name)
+    assert frame.header_dict() == {name: frame.get(name, "") for name, _ in pairs}
+    for version in Version:
+        with contextlib.suppress(InvalidFrame):
+            serialize(frame, version)
 
 
 # -- robustness ------------------------------------------------------------------------------

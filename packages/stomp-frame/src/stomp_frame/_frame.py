@@ -73,7 +73,7 @@ class Frame:
                 pairs = tuple(headers)  # type: ignore[arg-type]
                 kinds = set(map(type, pairs))
                 if kinds != {tuple}:
-                    if not kinds <= {tuple, list}:
+                    if not all(issubclass(kind, (tuple, list)) for kind in kinds):
                         raise TypeError
                     pairs = tuple(map(tuple, pairs))  # type: ignore[arg-type]
             # One C-level pass checks that every name and value is a str and leaves the
@@ -84,11 +84,11 @@ class Frame:
             raise InvalidFrame(msg) from exc
         assert joined is not None
         count = len(pairs)
+        if count and set(map(len, pairs)) != {2}:
+            msg = f"headers must be (str, str) pairs, got {_describe(headers)}"
+            raise InvalidFrame(msg)
         if count and (joined.count(_NAME) != count or joined.count(_LINE) != count - 1):
-            joined = None  # a header holds a separator character, or a pair is malformed
-            if any(len(pair) != 2 for pair in pairs):
-                msg = f"headers must be (str, str) pairs, got {_describe(headers)}"
-                raise InvalidFrame(msg)
+            joined = None  # a header holds a separator character
             empty_name = any(not name for name, _ in pairs)
         else:
             empty_name = joined.startswith(_NAME) or _LINE + _NAME in joined
