@@ -19,8 +19,9 @@ from collections.abc import Callable
 
 # The frame benchmark's workload, so the two ratios speak of the same frames.
 from bench_frame import BODY, CHUNK, FRAMES, HEADERS, _chunks
+from bench_frame import parse_ours as parse_alone
 
-from stomp_frame import Frame, Parser, Version, serialize
+from stomp_frame import Frame, Version, serialize
 from stomp_session import MessageReceived, Session
 
 CONNECTED = b"CONNECTED\nversion:1.2\nserver:bench\n\n\0"
@@ -42,17 +43,6 @@ def best_of_interleaved(
             seconds = time.perf_counter() - start
             best[name] = (min(best[name][0], seconds), result)
     return best
-
-
-def parse_alone(chunks: list[bytes]) -> int:
-    parser = Parser(Version.V1_2)
-    count = 0
-    for chunk in chunks:
-        parser.receive_data(chunk)
-        while (event := parser.next_event()) is not None:
-            if type(event) is Frame:
-                count += 1
-    return count
 
 
 def through_session(chunks: list[bytes]) -> int:

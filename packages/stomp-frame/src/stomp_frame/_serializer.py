@@ -13,12 +13,10 @@ __all__ = ["HEARTBEAT_BYTES", "serialize"]
 HEARTBEAT_BYTES: Final = b"\n"
 """What a heart-beat looks like on the wire (an EOL)."""
 
-# Names and values are joined with two control characters that STOMP headers
-# practically never contain, escaped in one pass over the whole text, and the
-# separators are then put in. Headers that do contain them take the slow path.
-_NAME_END: Final = _NAME
-_LINE_END: Final = _LINE
-
+# Names and values are joined with two control characters (_NAME, _LINE, shared with
+# Frame, which joins them when it is built) that STOMP headers practically never contain,
+# escaped in one pass over the whole text, and the separators are then put in. Headers
+# that do contain them take the slow path.
 
 def serialize(frame: Frame, version: Version) -> bytes:
     r"""Return the bytes of *frame* as STOMP *version* writes it.
@@ -67,8 +65,8 @@ def _escaped_headers(
         return ""
     if joined is None:
         # Not joined when the frame was built (parsed frames), or a header holds a separator.
-        text = _LINE_END.join(map(_NAME_END.join, headers))
-        if text.count(_NAME_END) != len(headers) or text.count(_LINE_END) != len(headers) - 1:
+        text = _LINE.join(map(_NAME.join, headers))
+        if text.count(_NAME) != len(headers) or text.count(_LINE) != len(headers) - 1:
             _refuse_nul(headers)
             return "".join(_escape_pair(name, value, version) for name, value in headers)
     else:
@@ -83,7 +81,7 @@ def _escaped_headers(
         if version is Version.V1_1:
             _refuse_cr_1_1(headers)
         text = text.replace("\r", "\\r")
-    return text.replace(_NAME_END, ":").replace(_LINE_END, "\n") + "\n"
+    return text.replace(_NAME, ":").replace(_LINE, "\n") + "\n"
 
 
 def _escape(text: str, version: Version) -> str:
