@@ -18,6 +18,7 @@ HEARTBEAT_BYTES: Final = b"\n"
 # escaped in one pass over the whole text, and the separators are then put in. Headers
 # that do contain them take the slow path.
 
+
 def serialize(frame: Frame, version: Version) -> bytes:
     r"""Return the bytes of *frame* as STOMP *version* writes it.
 
