@@ -84,6 +84,46 @@ class TestConnect:
         assert session.state is State.CONNECTING
         assert session.version is None
 
+    def test_one_connection_can_use_another_virtual_host_and_credentials(self) -> None:
+        session = Session(host="vhost-a", login="guest", passcode=SECRET, heart_beat=(1000, 2000))
+        (frame,) = client_frames(session.connect(0.0, host="vhost-b", login="bob", passcode="s3"))
+        assert (frame.get("host"), frame.get("login"), frame.get("passcode")) == (
+            "vhost-b",
+            "bob",
+            "s3",
+        )
+        assert frame.get("heart-beat") == "1000,2000"
+        assert frame.get("accept-version") == "1.0,1.1,1.2"
+        session.connection_lost(1.0)
+        (again,) = client_frames(session.connect(2.0))
+        assert (again.get("host"), again.get("login"), again.get("passcode")) == (
+            "vhost-a",
+            "guest",
+            SECRET,
+        )
+
+    def test_a_virtual_host_override_keeps_the_credentials(self) -> None:
+        session = Session(host="vhost-a", login="guest", passcode=SECRET)
+        (frame,) = client_frames(session.connect(0.0, host="other"))
+        assert (frame.get("host"), frame.get("login"), frame.get("passcode")) == (
+            "other",
+            "guest",
+            SECRET,
+        )
+
+    def test_a_passcode_override_without_its_login_is_refused(self) -> None:
+        session = Session(host="/", login="guest", passcode=SECRET)
+        with pytest.raises(LocalProtocolError, match="needs the login") as info:
+            session.connect(0.0, passcode="new" + SECRET)
+        assert SECRET not in str(info.value)
+        assert session.state is State.DISCONNECTED
+
+    def test_an_override_connect_cannot_carry_is_refused(self) -> None:
+        session = Session(host="/")
+        with pytest.raises(LocalProtocolError, match="never escaped"):
+            session.connect(0.0, host="a\nb")
+        assert session.state is State.DISCONNECTED
+
     def test_the_stomp_command_can_open_the_connection(self) -> None:
         session = Session(host="/", connect_command="STOMP")
         assert client_frames(session.connect(0.0))[0].command == "STOMP"

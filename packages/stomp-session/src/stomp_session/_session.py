@@ -103,6 +103,7 @@ class Session:
     __slots__ = (
         "_connect_command",
         "_connect_frame",
+        "_connect_headers",
         "_connect_version",
         "_disconnect_receipt",
         "_generation",
@@ -138,18 +139,15 @@ class Session:
         limits: Limits | None = None,
     ) -> None:
         offered = tuple(versions)
-        try:
-            self._connect_frame = commands.connect(
-                host=host,
-                versions=offered,
-                login=login,
-                passcode=passcode,
-                heart_beat=heart_beat,
-                headers=connect_headers,
-                command=connect_command,
-            )
-        except LocalCommandError as exc:
-            raise LocalProtocolError(str(exc)) from exc
+        self._connect_headers = connect_headers
+        self._connect_frame = self._build_connect(
+            host=host,
+            login=login,
+            passcode=passcode,
+            versions=offered,
+            heart_beat=heart_beat,
+            command=connect_command,
+        )
         grace: object = heart_beat_grace
         if (
             not isinstance(grace, (int, float))
@@ -250,21 +248,74 @@ class Session:
 
     # -- the transport and the clock -----------------------------------------------------------
 
-    def connect(self, now: float) -> bytes:
+    def _build_connect(
+        self,
+        *,
+        host: str,
+        login: str | None,
+        passcode: str | None,
+        versions: tuple[Version, ...],
+        heart_beat: tuple[int, int],
+        command: Literal["CONNECT", "STOMP"],
+    ) -> Frame:
+        try:
+            return commands.connect(
+                host=host,
+                versions=versions,
+                login=login,
+                passcode=passcode,
+                heart_beat=heart_beat,
+                headers=self._connect_headers,
+                command=command,
+            )
+        except LocalCommandError as exc:
+            raise LocalProtocolError(str(exc)) from exc
+
+    def connect(
+        self,
+        now: float,
+        *,
+        host: str | None = None,
+        login: str | None = None,
+        passcode: str | None = None,
+    ) -> bytes:
         """Start a connection: return the CONNECT (or STOMP) bytes to write first.
 
         Call it once the transport is open. The parser starts reading 1.0 (CONNECTED
         is never escaped) and switches to the negotiated version at CONNECTED.
 
+        Args:
+            now: The time.
+            host: The virtual host for this connection only, when it differs from the
+                one given to the constructor (a failover broker with its own vhost).
+            login: The user name for this connection only (with *passcode*), when it
+                differs from the constructor's (a failover broker with its own
+                credentials).
+            passcode: The password that goes with *login*.
+
         Raises:
-            LocalProtocolError: not :attr:`State.DISCONNECTED`.
+            LocalProtocolError: not :attr:`State.DISCONNECTED`, or an override that
+                CONNECT cannot carry.
         """
+        frame = self._connect_frame
+        if host is not None or login is not None or passcode is not None:
+            if passcode is not None and login is None:
+                msg = "a passcode override needs the login that goes with it"
+                raise LocalProtocolError(msg)
+            frame = self._build_connect(
+                host=self._host if host is None else host,
+                login=login if login is not None else frame.get("login"),
+                passcode=passcode if login is not None else frame.get("passcode"),
+                versions=self._versions,
+                heart_beat=self._heart_beat,
+                command=self._connect_command,
+            )
         self._step(Input.CONNECT)
         self._parser.reset()
         self._parser.version = Version.V1_0
         self._last_received = now
-        logger.debug("CONNECT to host %r offering %s", self._host, self._versions)
-        return serialize(self._connect_frame, self._connect_version)
+        logger.debug("CONNECT to host %r offering %s", frame.get("host"), self._versions)
+        return serialize(frame, self._connect_version)
 
     def receive_data(self, data: bytes | bytearray | memoryview, now: float) -> Output:
         """Take bytes read from the transport at time *now*; return what they mean.
