@@ -1,0 +1,61 @@
+"""Static checks of the public types, run by mypy (the types session); nothing runs here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from stomp_failover import Broker, FailoverUri
+from stomp_frame import Version
+from stomp_session import Session
+from stomp_sync import (
+    BrokerError,
+    Client,
+    ClientError,
+    Connected,
+    ConnectFailed,
+    ConnectionLost,
+    MessageReceived,
+    Reconnected,
+    Subscription,
+    WaitTimeout,
+)
+
+if TYPE_CHECKING:
+    from typing_extensions import assert_type
+
+
+def check_client(client: Client, message: MessageReceived) -> None:
+    assert_type(client.connect(timeout=1.0), Connected)
+    assert_type(client.receive(0.5), MessageReceived | None)
+    assert_type(client.messages(idle_timeout=1.0), Iterator[MessageReceived])
+    assert_type(client.subscribe("/queue/a", ack="client-individual"), Subscription)
+    assert_type(client.send("/queue/a", b"x", headers={"k": "v"}, receipt=True), None)
+    assert_type(client.ack(message), None)
+    assert_type(client.nack(message, receipt=True), None)
+    assert_type(client.begin(), str)
+    with client.transaction(timeout=2.0) as tx:
+        assert_type(tx, str)
+    assert_type(client.disconnect(timeout=1.0), None)
+    assert_type(client.uri, FailoverUri)
+    assert_type(client.broker, Broker | None)
+    assert_type(client.version, Version | None)
+    assert_type(client.subscriptions, Mapping[str, Subscription])
+    assert_type(client.session, Session)
+    with client as same:
+        assert_type(same, Client)
+    client.subscribe("/queue/a", ack="sometimes")  # type: ignore[arg-type]
+
+
+def check_errors(info: Reconnected) -> None:
+    assert_type(info.discarded, int)
+    assert_type(info.cause, BaseException)
+    assert_type(info.connected, Connected)
+    timeout = WaitTimeout("RECEIPT", 1.0)
+    assert_type(timeout.awaited, str)
+    assert_type(timeout.timeout, float)
+    as_builtin: TimeoutError = timeout
+    base: ClientError = ConnectFailed("x")
+    lost: ClientError = ConnectionLost("x")
+    error: type[ClientError] = BrokerError
+    del as_builtin, base, lost, error
