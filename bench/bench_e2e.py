@@ -1,0 +1,431 @@
+"""End-to-end benchmark against real brokers: one producer, one consumer, acks per message.
+
+For each broker that answers (ActiveMQ and RabbitMQ, from ``scripts/brokers/start.sh``'s
+``STOMP_*`` variables), every contender moves the same workload through a fresh queue:
+a producer sends ``--count`` messages of 100 bytes (STOMP 1.2, non-persistent, with
+``content-length``) while a consumer subscribed with ``client-individual`` acks receives
+and acknowledges each one (prefetch 1000 on both brokers). Producer and consumer run in
+separate processes that start together; the figure is messages per second from the
+producer's first send until the consumer's last ACK is written.
+
+Contenders:
+  raw        the practical limit: pre-encoded SEND frames written in large batches; the
+             consumer finds each MESSAGE's ``ack`` header with minimal parsing and writes
+             the ACKs of each read in one go;
+  stomp-sync this project's blocking client (``Client.send``, ``receive``, ``ack``);
+  stomp.py   stomp.py's ``Connection12`` (listener thread, ``conn.ack`` per message);
+  twisted    this project's Twisted client, when ``bench/_twisted_e2e.py`` and Twisted are
+             importable (producer and consumer share one reactor and process).
+
+Run with ``nox -s bench`` (or ``python bench/bench_e2e.py --count 100000``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+BODY = b"x" * 100
+PREFETCH = {"activemq.prefetchSize": "1000", "prefetch-count": "1000"}
+READY_TIMEOUT = 30.0
+RUN_TIMEOUT = 600.0
+
+
+@dataclass(frozen=True)
+class BrokerTarget:
+    """Where a broker listens and how to log in."""
+
+    name: str
+    host: str
+    port: int
+    login: str
+    passcode: str
+    vhost: str
+
+
+def _env(name: str, key: str, default: str) -> str:
+    return os.environ.get(f"STOMP_{name.upper()}_{key}", default)
+
+
+def brokers() -> list[BrokerTarget]:
+    """The brokers of ``STOMP_*`` (scripts/brokers/start.sh), with its default ports."""
+    env_file = Path(os.environ.get("BROKERS_DIR", "/tmp/stomp-brokers")) / "brokers.env"
+    if env_file.is_file():
+        for line in env_file.read_text(encoding="utf-8").splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.startswith("STOMP_") and key not in os.environ:
+                os.environ[key] = value.strip("'\"")
+    defaults = {
+        "activemq": ("61613", "admin", "admin", "localhost"),
+        "rabbitmq": ("61623", "guest", "guest", "/"),
+    }
+    return [
+        BrokerTarget(
+            name=name,
+            host=_env(name, "HOST", "127.0.0.1"),
+            port=int(_env(name, "PORT", port)),
+            login=_env(name, "LOGIN", login),
+            passcode=_env(name, "PASSCODE", passcode),
+            vhost=_env(name, "VHOST", vhost),
+        )
+        for name, (port, login, passcode, vhost) in defaults.items()
+    ]
+
+
+def reachable(target: BrokerTarget) -> bool:
+    """Whether the broker accepts a TCP connection."""
+    try:
+        with socket.create_connection((target.host, target.port), timeout=2.0):
+            return True
+    except OSError:
+        return False
+
+
+# -- the raw-socket baseline ---------------------------------------------------------------------
+
+
+def _raw_connect(target: BrokerTarget) -> tuple[socket.socket, bytearray]:
+    sock = socket.create_connection((target.host, target.port), timeout=READY_TIMEOUT)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    connect = (
+        f"CONNECT\naccept-version:1.2\nhost:{target.vhost}\nlogin:{target.login}\n"
+        f"passcode:{target.passcode}\nheart-beat:0,0\n\n\0"
+    )
+    sock.sendall(connect.encode())
+    buffer = bytearray()
+    while b"\0" not in buffer:
+        data = sock.recv(65536)
+        if not data:
+            msg = "the broker closed the connection during CONNECT"
+            raise ConnectionError(msg)
+        buffer += data
+    if not buffer.startswith(b"CONNECTED"):
+        msg = f"CONNECT refused: {bytes(buffer[:200])!r}"
+        raise ConnectionError(msg)
+    del buffer[: buffer.index(b"\0") + 1]
+    return sock, buffer
+
+
+def _raw_disconnect(sock: socket.socket) -> None:
+    sock.sendall(b"DISCONNECT\nreceipt:bye\n\n\0")
+    sock.settimeout(READY_TIMEOUT)
+    data = b""
+    while b"receipt-id:bye" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    sock.close()
+
+
+def raw_producer(target: BrokerTarget, queue: str, count: int) -> float:
+    """Write *count* pre-encoded SEND frames in batches; return when the first was written."""
+    sock, _ = _raw_connect(target)
+    frame = b"SEND\ndestination:%s\ncontent-length:%d\n\n%s\0" % (queue.encode(), len(BODY), BODY)
+    batch = frame * 1000
+    started = time.monotonic()
+    sent = 0
+    while sent < count:
+        n = min(1000, count - sent)
+        sock.sendall(batch if n == 1000 else frame * n)
+        sent += n
+    _raw_disconnect(sock)
+    return started
+
+
+def raw_consumer(target: BrokerTarget, queue: str, count: int, ready: Callable[[], None]) -> float:
+    """Subscribe, then read MESSAGEs and ACK each one (one write per read); return the end."""
+    sock, buffer = _raw_connect(target)
+    subscribe = f"SUBSCRIBE\nid:0\ndestination:{queue}\nack:client-individual\n"
+    subscribe += "".join(f"{k}:{v}\n" for k, v in PREFETCH.items()) + "receipt:sub\n\n\0"
+    sock.sendall(subscribe.encode())
+    while b"receipt-id:sub" not in buffer:
+        buffer += sock.recv(65536)
+    del buffer[: buffer.index(b"\0", buffer.index(b"receipt-id:sub")) + 1]
+    ready()
+    received = 0
+    finished = 0.0
+    while received < count:
+        data = sock.recv(262144)
+        if not data:
+            msg = "the broker closed the connection"
+            raise ConnectionError(msg)
+        buffer += data
+        acks = []
+        pos = 0
+        while True:
+            while pos < len(buffer) and buffer[pos] in (10, 13):
+                pos += 1
+            head_end = buffer.find(b"\n\n", pos)
+            if head_end < 0:
+                break
+            ack_at = buffer.find(b"\nack:", pos, head_end)
+            length_at = buffer.find(b"\ncontent-length:", pos, head_end)
+            if length_at >= 0:
+                line_end = buffer.find(b"\n", length_at + 1)
+                end = head_end + 2 + int(buffer[length_at + 16 : line_end])
+            else:
+                end = buffer.find(b"\0", head_end + 2)
+                if end < 0:
+                    break
+            if end >= len(buffer):
+                break
+            if ack_at >= 0:
+                line_end = buffer.find(b"\n", ack_at + 1)
+                acks.append(b"ACK\nid:" + bytes(buffer[ack_at + 5 : line_end]) + b"\n\n\0")
+                received += 1
+            pos = end + 1
+        del buffer[:pos]
+        if acks:
+            sock.sendall(b"".join(acks))
+            finished = time.monotonic()
+    _raw_disconnect(sock)
+    return finished
+
+
+# -- this project's blocking client ------------------------------------------------------------
+
+
+def _sync_client(target: BrokerTarget) -> object:
+    from stomp_frame import Version
+    from stomp_sync import Client
+
+    return Client(
+        f"tcp://{target.host}:{target.port}",
+        login=target.login,
+        passcode=target.passcode,
+        vhost=target.vhost,
+        versions=(Version.V1_2,),
+    )
+
+
+def sync_producer(target: BrokerTarget, queue: str, count: int) -> float:
+    """Send *count* messages with stomp-sync; return when the first send began."""
+    from stomp_sync import Client
+
+    client = _sync_client(target)
+    assert isinstance(client, Client)
+    client.connect()
+    send = client.send
+    started = time.monotonic()
+    for _ in range(count):
+        send(queue, BODY)
+    client.disconnect()
+    return started
+
+
+def sync_consumer(target: BrokerTarget, queue: str, count: int, ready: Callable[[], None]) -> float:
+    """Receive and ack *count* messages with stomp-sync; return when the last ACK was written."""
+    from stomp_sync import Client
+
+    client = _sync_client(target)
+    assert isinstance(client, Client)
+    client.connect()
+    client.subscribe(queue, ack="client-individual", headers=PREFETCH, receipt=True)
+    ready()
+    receive, ack = client.receive, client.ack
+    for _ in range(count):
+        message = receive(RUN_TIMEOUT)
+        if message is None:
+            msg = "no message within the timeout"
+            raise TimeoutError(msg)
+        ack(message)
+    finished = time.monotonic()
+    client.disconnect()
+    return finished
+
+
+# -- stomp.py --------------------------------------------------------------------------------
+
+
+def _stomppy_connection(target: BrokerTarget) -> object:
+    import stomp  # type: ignore[import-untyped]
+
+    return stomp.Connection12(
+        [(target.host, target.port)], vhost=target.vhost, auto_decode=False, heartbeats=(0, 0)
+    )
+
+
+def stomppy_producer(target: BrokerTarget, queue: str, count: int) -> float:
+    """Send *count* messages with stomp.py; return when the first send began."""
+    conn: object = _stomppy_connection(target)
+    conn.connect(target.login, target.passcode, wait=True)  # type: ignore[attr-defined]
+    send = conn.send  # type: ignore[attr-defined]
+    started = time.monotonic()
+    for _ in range(count):
+        send(queue, BODY)
+    conn.disconnect(receipt="bye")  # type: ignore[attr-defined]
+    return started
+
+
+def stomppy_consumer(
+    target: BrokerTarget, queue: str, count: int, ready: Callable[[], None]
+) -> float:
+    """Receive and ack *count* messages with stomp.py's listener; return the last ACK's time."""
+    import threading
+
+    import stomp
+
+    conn = _stomppy_connection(target)
+    done = threading.Event()
+    state = {"received": 0, "finished": 0.0}
+
+    class Listener(stomp.ConnectionListener):  # type: ignore[misc]
+        def on_message(self, frame: object) -> None:
+            conn.ack(frame.headers["ack"])  # type: ignore[attr-defined]
+            state["received"] += 1
+            if state["received"] == count:
+                state["finished"] = time.monotonic()
+                done.set()
+
+    conn.set_listener("bench", Listener())  # type: ignore[attr-defined]
+    conn.connect(target.login, target.passcode, wait=True)  # type: ignore[attr-defined]
+    conn.subscribe(queue, id="0", ack="client-individual", headers=dict(PREFETCH))  # type: ignore[attr-defined]
+    time.sleep(0.5)  # stomp.py offers no SUBSCRIBE receipt wait; let the broker register it
+    ready()
+    if not done.wait(RUN_TIMEOUT):
+        msg = f"stomp.py received {state['received']} of {count}"
+        raise TimeoutError(msg)
+    conn.disconnect(receipt="bye")  # type: ignore[attr-defined]
+    return state["finished"]
+
+
+CONTENDERS: dict[str, tuple[Callable[..., float], Callable[..., float]]] = {
+    "raw": (raw_producer, raw_consumer),
+    "stomp-sync": (sync_producer, sync_consumer),
+    "stomp.py": (stomppy_producer, stomppy_consumer),
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One side of a run, as sent to its process."""
+
+    name: str
+    target: BrokerTarget
+    queue: str
+    count: int
+
+
+def _consume(job: Job, ready: object, out: object) -> None:
+    consumer = CONTENDERS[job.name][1]
+    finished = consumer(job.target, job.queue, job.count, ready.set)  # type: ignore[attr-defined]
+    out.put(("consumer", finished))  # type: ignore[attr-defined]
+
+
+def _produce(job: Job, ready: object, out: object) -> None:
+    if not ready.wait(READY_TIMEOUT):  # type: ignore[attr-defined]
+        out.put(("error", "the consumer was not ready"))  # type: ignore[attr-defined]
+        return
+    producer = CONTENDERS[job.name][0]
+    out.put(("producer", producer(job.target, job.queue, job.count)))  # type: ignore[attr-defined]
+
+
+def run_pair(name: str, target: BrokerTarget, count: int) -> float:
+    """Run producer and consumer processes of one contender; return messages per second."""
+    queue = f"/queue/bench-e2e-{name.replace('.', '')}-{uuid.uuid4().hex[:12]}"
+    context = mp.get_context("spawn")
+    ready = context.Event()
+    out = context.Queue()
+    job = Job(name=name, target=target, queue=queue, count=count)
+    consumer = context.Process(target=_consume, args=(job, ready, out))
+    producer = context.Process(target=_produce, args=(job, ready, out))
+    consumer.start()
+    producer.start()
+    results: dict[str, float] = {}
+    while len(results) < 2:
+        kind, value = out.get(timeout=RUN_TIMEOUT)
+        if kind == "error":
+            raise RuntimeError(value)
+        results[kind] = value
+    producer.join(READY_TIMEOUT)
+    consumer.join(READY_TIMEOUT)
+    return count / (results["consumer"] - results["producer"])
+
+
+def run_twisted(target: BrokerTarget, count: int) -> float | None:
+    """The Twisted client, in a subprocess of its own (a reactor runs once per process)."""
+    here = Path(__file__).parent
+    if not (here / "_twisted_e2e.py").is_file():
+        return None
+    queue = f"/queue/bench-e2e-twisted-{uuid.uuid4().hex[:12]}"
+    code = (
+        "import json, sys; sys.path.insert(0, sys.argv[1]); import _twisted_e2e as t; "
+        "a = json.loads(sys.argv[2]); print(json.dumps(t.run(**a, body=b'x' * 100)))"
+    )
+    args = {
+        "host": target.host,
+        "port": target.port,
+        "login": target.login,
+        "passcode": target.passcode,
+        "vhost": target.vhost,
+        "queue": queue,
+        "count": count,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(here), json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        check=False,
+    )
+    if done.returncode != 0:
+        if (
+            "No module named 'twisted'" in done.stderr
+            or "No module named 'stomp_twisted'" in done.stderr
+        ):
+            return None
+        msg = f"the Twisted run failed:\n{done.stderr[-2000:]}"
+        raise RuntimeError(msg)
+    elapsed = float(json.loads(done.stdout.strip().splitlines()[-1]))
+    return count / elapsed
+
+
+def main() -> None:
+    """Run every contender on every broker that answers and print the figures and ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100_000, help="messages per run")
+    parser.add_argument("--only", choices=[*CONTENDERS, "twisted"], action="append")
+    args = parser.parse_args()
+    names = args.only or [*CONTENDERS, "twisted"]
+    print(f"end-to-end: {args.count:,} messages of {len(BODY)} bytes, client-individual acks")
+    for target in brokers():
+        if not reachable(target):
+            print(f"  {target.name}: not running, skipped (scripts/brokers/start.sh)")
+            continue
+        figures: dict[str, float] = {}
+        for name in names:
+            rate = (
+                run_twisted(target, args.count)
+                if name == "twisted"
+                else run_pair(name, target, args.count)
+            )
+            if rate is None:
+                print(f"  {target.name:9} {name:11} not available")
+                continue
+            figures[name] = rate
+            print(f"  {target.name:9} {name:11} {rate:>10,.0f} msg/s")
+        raw, peer = figures.get("raw"), figures.get("stomp.py")
+        for ours in ("stomp-sync", "twisted"):
+            if ours not in figures:
+                continue
+            ratios = []
+            if peer:
+                ratios.append(f"{figures[ours] / peer:.2f}x stomp.py (target >= 1.5x)")
+            if raw and ours == "stomp-sync":
+                ratios.append(f"{figures[ours] / raw:.0%} of raw (target >= 70%)")
+            print(f"  {target.name:9} {ours:11} " + ", ".join(ratios))
+
+
+if __name__ == "__main__":
+    main()
