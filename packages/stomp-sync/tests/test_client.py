@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from stomp_frame import Frame, Version
+from stomp_frame import Frame, Version, serialize
 from stomp_session import LocalProtocolError
 from stomp_sync import (
     BrokerError,
@@ -21,12 +21,13 @@ from stomp_sync import (
     ClientError,
     ConnectFailed,
     ConnectionLost,
+    MessageReceived,
     Reconnected,
     WaitTimeout,
 )
 
 if TYPE_CHECKING:
-    from conftest import MakeBroker, Peer
+    from conftest import FakeBroker, MakeBroker, Peer
 
 SECRET = "pa55-w0rd-xyzzy"
 FAST = {
@@ -343,6 +344,97 @@ class TestMessaging:
         assert not client.is_connected
         if isinstance(info.value, WaitTimeout):
             assert "progress writing" in info.value.awaited
+
+
+def three_messages(broker: FakeBroker, sub_id: str) -> None:
+    """Write three MESSAGE frames in one write, so that they arrive together."""
+    frames = [
+        Frame(
+            "MESSAGE",
+            {
+                "subscription": sub_id,
+                "message-id": f"m{n}",
+                "destination": "/queue/a",
+                "ack": f"a{n}",
+            },
+            b"%d" % n,
+        )
+        for n in range(3)
+    ]
+    broker.peers[0].send(b"".join(serialize(frame, Version.V1_2) for frame in frames))
+
+
+def acks_seen(broker: FakeBroker) -> list[str | None]:
+    return [f.get("id") for f in list(broker.peers[0].frames) if f.command == "ACK"]
+
+
+class TestAckCoalescing:
+    def received(self, client: Client, broker: FakeBroker) -> list[MessageReceived]:
+        sub = client.subscribe("/queue/a", ack="client-individual", receipt=True)
+        three_messages(broker, sub.id)
+        first = client.receive(timeout=2.0)
+        assert first is not None
+        deadline = time.monotonic() + 2.0
+        while len(client._inbox) < 2 and time.monotonic() < deadline:
+            client.receive(timeout=0.01)  # pragma: no cover - only when the frames split
+        return [first]
+
+    def test_acks_wait_while_messages_are_queued_and_go_with_the_next_call(
+        self, make_broker: MakeBroker
+    ) -> None:
+        broker = make_broker()
+        with client_for(broker.uri) as client:
+            (first,) = self.received(client, broker)
+            client.ack(first)
+            time.sleep(0.2)
+            assert acks_seen(broker) == [], "deferred while two messages wait"
+            second = client.receive(timeout=1.0)  # older than 10 ms: written now
+            assert second is not None
+            broker.wait_for_command("ACK")
+            assert acks_seen(broker) == ["a0"]
+            client.ack(second)
+            third = client.receive(timeout=1.0)
+            assert third is not None
+            client.ack(third)  # nothing else waits: written at once, after the deferred one
+            deadline = time.monotonic() + 2.0
+            while len(acks_seen(broker)) < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert acks_seen(broker) == ["a0", "a1", "a2"]
+
+    def test_a_wait_writes_the_deferred_acks(self, make_broker: MakeBroker) -> None:
+        broker = make_broker()
+        with client_for(broker.uri) as client:
+            (first,) = self.received(client, broker)
+            client.ack(first)
+            client.send("/queue/b", b"x", receipt=True)
+            assert broker.peers[0].commands()[-2:] == ["ACK", "SEND"], "in the order written"
+
+    def test_disconnect_writes_the_deferred_acks_and_close_drops_them(
+        self, make_broker: MakeBroker
+    ) -> None:
+        broker = make_broker()
+        client = client_for(broker.uri)
+        client.connect()
+        (first,) = self.received(client, broker)
+        client.ack(first)
+        client.disconnect()
+        assert broker.peers[0].commands()[-2:] == ["ACK", "DISCONNECT"]
+
+        other = make_broker()
+        client = client_for(other.uri)
+        client.connect()
+        (first,) = self.received(client, other)
+        client.ack(first)
+        client.close()
+        assert _closed_by_client(other.peers[0])
+        assert acks_seen(other) == []
+
+    def test_acks_are_written_at_once_when_coalescing_is_off(self, make_broker: MakeBroker) -> None:
+        broker = make_broker()
+        with client_for(broker.uri, coalesce_acks=False) as client:
+            (first,) = self.received(client, broker)
+            client.ack(first)
+            assert broker.wait_for_command("ACK").get("id") == "a0"
 
 
 class TestTransactions:

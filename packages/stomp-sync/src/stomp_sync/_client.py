@@ -45,6 +45,10 @@ logger = logging.getLogger("stomp_sync")
 
 _READ_SIZE: Final = 256 * 1024
 _WOULD_BLOCK: Final = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+_ACK_DELAY: Final = 0.01
+"""Seconds a deferred ACK may wait for company before the next call writes it."""
+_ACK_BATCH: Final = 512
+"""Deferred ACKs written together at most."""
 _BEATER_IDLE: Final = 0.5
 """Seconds the heart-beat thread sleeps when there is no timer to watch."""
 
@@ -159,6 +163,13 @@ class Client:
         auto_reconnect: Reconnect through the failover policy after a lost connection.
         on_reconnect: Called (from the thread that noticed, outside the client's lock)
             after each reconnection.
+        coalesce_acks: While more received messages wait in the client, write an
+            ACK or NACK (without receipt) together with the next write, wait or read,
+            at most 10 ms later at the caller's next call (like the raw batching of a
+            hand-written consumer: one system call for many ACKs). An ACK with nothing
+            else waiting is written at once, and so is every ACK when this is off.
+            :meth:`disconnect` writes the deferred ones first; :meth:`close` drops
+            them (the broker redelivers those messages).
         limits: Bounds on the frames received (size, header count, header line).
         rng: The random source of the failover policy (shuffling, jitter).
 
@@ -188,6 +199,7 @@ class Client:
         disconnect_timeout: float = DEFAULT_TIMEOUT,
         auto_reconnect: bool = True,
         on_reconnect: Callable[[Reconnected], object] | None = None,
+        coalesce_acks: bool = True,
         limits: Limits | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -242,6 +254,9 @@ class Client:
         self._user_closed = True
         self._pending_attempt: tuple[Attempt, float] | None = None
         self._discarded = 0
+        self._coalesce_acks = coalesce_acks
+        self._outbox: list[bytes] = []
+        self._outbox_since = 0.0
         self._waiting = 0
         self._beater: threading.Thread | None = None
         self._stop_beating = threading.Event()
@@ -553,6 +568,16 @@ class Client:
             act = self._session.nack if nack else self._session.ack
             data = act(message, transaction=transaction, receipt=receipt_id)
             what = "NACK" if nack else "ACK"
+            if receipt_id is None and self._inbox and self._coalesce_acks:
+                # More messages wait in the client: the caller comes back soon; write
+                # this ACK with the next write, wait or read (at most _ACK_DELAY later).
+                outbox = self._outbox
+                if not outbox:
+                    self._outbox_since = time.monotonic()
+                outbox.append(data)
+                if len(outbox) >= _ACK_BATCH:
+                    self._flush()
+                return
             self._write_action(data, what)
             if receipt_id is not None:
                 self._await_receipt(receipt_id, timeout, what)
@@ -646,6 +671,8 @@ class Client:
         inbox = self._inbox
         with self._lock:
             if inbox and not self._errors:
+                if self._outbox and time.monotonic() - self._outbox_since >= _ACK_DELAY:
+                    self._flush()
                 return inbox.popleft()
             _check_timeout("timeout", timeout, optional=True)
             self._raise_errors()
@@ -724,6 +751,10 @@ class Client:
         wake = self._session.next_deadline()
         if deadline is not None and (wake is None or deadline < wake):
             wake = deadline
+        if self._outbox:
+            self._flush()
+            if self._sock is not sock:
+                return
         pending = isinstance(sock, ssl.SSLSocket) and sock.pending() > 0
         if not pending:
             timeout = None if wake is None else max(0.0, wake - time.monotonic())
@@ -740,7 +771,9 @@ class Client:
         self._check_timer()
 
     def _service(self) -> None:
-        """Read whatever is waiting (without blocking), then act on a due timer."""
+        """Write deferred ACKs, read whatever is waiting (without blocking), act on a due timer."""
+        if self._outbox:
+            self._flush()
         sock = self._sock
         if sock is not None:
             while self._sock is sock and self._read(sock):
@@ -845,7 +878,21 @@ class Client:
 
     # -- internals: writing ------------------------------------------------------------------
 
+    def _flush(self) -> None:
+        """Write the deferred ACKs; a failure ends the connection (the broker redelivers)."""
+        outbox = self._outbox
+        data = b"".join(outbox)
+        outbox.clear()
+        try:
+            self._write(data)
+        except (OSError, WaitTimeout) as exc:
+            self._drop(ConnectionLost(f"writing ACKs to {self._broker} failed: {exc}"), exc)
+
     def _write_action(self, data: bytes, what: str) -> None:
+        if self._outbox:  # deferred ACKs go first, in order
+            self._outbox.append(data)
+            data = b"".join(self._outbox)
+            self._outbox.clear()
         try:
             self._write(data)
         except WaitTimeout as exc:
@@ -894,6 +941,7 @@ class Client:
 
     def _close_socket(self, cause: BaseException) -> None:
         sock, self._sock = self._sock, None
+        self._outbox.clear()  # ACKs for this connection mean nothing on the next
         if sock is None:
             return
         self._loss = cause
