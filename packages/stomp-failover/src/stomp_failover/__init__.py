@@ -32,6 +32,8 @@ __all__ = [
     "UriError",
 ]
 
+__version__ = "0.1.0"
+
 # Show the public path, not the private module, in reprs and tracebacks.
 for _name in __all__:
     globals()[_name].__module__ = __name__
