@@ -218,3 +218,75 @@ def bench(session: nox.Session) -> None:
     session.chdir(ROOT)
     for script in sorted((ROOT / "bench").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
+
+
+# ==== Documentation and release tooling ====================================================
+# This block is appended and kept at the end of the file; it owns docs/, scripts/release/,
+# tests/docs/ and tests/release/. It reuses PACKAGES, PYTHON and the tool lists above.
+
+DOCS_TOOLS = ["sphinx>=8.1,<10", "furo>=2024.8", "types-docutils"]
+TOMLI = "tomli>=2"  # read on Python 3.10; mypy (python_version 3.10) checks that branch
+RELEASE_SCRIPT = ROOT / "scripts" / "release" / "release.py"
+
+
+@nox.session(python=PYTHON, tags=["docs"])
+def docs(session: nox.Session) -> None:
+    """Build the docs (HTML, warnings are errors) and run every example in them.
+
+    The build itself needs no network. Steps: mypy and the unit tests of the Sphinx
+    extension (tests/docs), the HTML build with -W (which also fails on a code block that
+    no test runs), then the doctest builder, which runs every ``>>>`` example of the pages
+    and of the packages' docstrings. Output: build/docs/html. ``examples/asyncio_client.py``,
+    included by "Compose your own client", runs in the integration session.
+    """
+    local = [str(p.path) for p in PACKAGES.values() if p.has_code]
+    session.install(*local, *DOCS_TOOLS, *TEST_TOOLS, *TYPE_TOOLS, TOMLI)
+    session.chdir(ROOT)
+    session.run("mypy", "docs/conf.py", "docs/_ext", "tests/docs", "examples/asyncio_client.py")
+    session.run("python", "-m", "pytest", "tests/docs", *session.posargs)
+    out = ROOT / "build" / "docs"
+    shutil.rmtree(out, ignore_errors=True)
+    for builder in ("html", "doctest"):
+        session.run(
+            "sphinx-build", "-W", "--keep-going", "-E", "-q", "-b", builder,
+            "docs", str(out / builder),
+        )  # fmt: skip
+
+
+@nox.session(name="release-tests", python=PYTHON, tags=["release"])
+def release_tests(session: nox.Session) -> None:
+    """Type-check and unit-test scripts/release/release.py (tests/release)."""
+    session.install(*TEST_TOOLS, *TYPE_TOOLS, TOMLI)
+    session.chdir(ROOT)
+    session.run("mypy", "scripts/release", "tests/release")
+    session.run("python", "-m", "pytest", "tests/release", *session.posargs)
+
+
+def _release(session: nox.Session, command: str) -> None:
+    session.chdir(ROOT)
+    session.run(sys.executable, str(RELEASE_SCRIPT), command, *session.posargs)
+
+
+@nox.session(venv_backend="none", default=False)
+def bump(session: nox.Session) -> None:
+    """Bump one package: ``nox -s bump -- stomp-frame minor`` (or ``-- stomp-frame 0.2.0``)."""
+    if len(session.posargs) != 2:
+        session.error("usage: nox -s bump -- DIST (major|minor|patch|X.Y.Z)")
+    _release(session, "bump")
+
+
+@nox.session(venv_backend="none", default=False)
+def tag(session: nox.Session) -> None:
+    """Check a release and print its tag: ``nox -s tag -- stomp-frame [--create]``."""
+    if not session.posargs:
+        session.error("usage: nox -s tag -- DIST [--create]")
+    _release(session, "tag")
+
+
+@nox.session(name="release-check", venv_backend="none", default=False)
+def release_check(session: nox.Session) -> None:
+    """Check every package (or those named): versions agree, changelogs, sibling ranges."""
+    _release(session, "check")
+
+
+# ==== End of the documentation and release tooling block ===================================
