@@ -210,6 +210,51 @@ def build(session: nox.Session) -> None:
         session.run("twine", "check", "--strict", *(str(p) for p in wheels + sdists))
 
 
+@nox.session(python=PYTHON, tags=["build"])
+def isolation(session: nox.Session) -> None:
+    """Each wheel installs alone: its declared siblings' fresh wheels, third parties from PyPI.
+
+    Builds every wheel, then for each distribution creates a fresh virtual environment,
+    installs its wheel with the wheels of the siblings it declares (given as files, so
+    nothing of ours comes from an index), imports it, and prints what the install pulled
+    in. stomp-frame and stomp-failover must install with nothing else at all.
+    """
+    session.install(*BUILD_TOOLS)
+    work = Path(session.create_tmp()) / "isolation"
+    shutil.rmtree(work, ignore_errors=True)
+    wheels_dir = work / "wheels"
+    for package in PACKAGES.values():
+        session.run(
+            "python", "-m", "build", "--no-isolation", "--wheel", "--outdir", str(wheels_dir),
+            str(package.path), silent=True,
+        )  # fmt: skip
+    wheels = {p.name.split("-")[0].replace("_", "-"): p for p in wheels_dir.glob("*.whl")}
+    alone = {"stomp-frame", "stomp-failover"}
+    for package in PACKAGES.values():
+        env = work / f"venv-{package.dist}"
+        session.run("uv", "venv", "--quiet", "--python", sys.executable, str(env), external=True)
+        python = str(env / "bin" / "python")
+        files = [str(wheels[p.dist]) for p in closure(package.dist)]
+        session.run("uv", "pip", "install", "--quiet", "--python", python, *files, external=True)
+        module = package.import_name or ""
+        session.run(python, "-c", f"import {module}; print('imported', {module}.__name__)")
+        frozen = session.run(
+            "uv", "pip", "freeze", "--quiet", "--python", python, external=True, silent=True
+        )
+        names = sorted(
+            re.split(r"[=@ ]", line, maxsplit=1)[0].lower()
+            for line in str(frozen).splitlines()
+            if line.strip()
+        )
+        session.log(f"{package.dist} pulled in: {', '.join(names)}")
+        if package.dist in alone and names != [package.dist]:
+            session.error(f"{package.dist} must install alone, got {names}")
+        ours = {name for name in names if name in PACKAGES}
+        expected = {p.dist for p in closure(package.dist)}
+        if ours != expected:
+            session.error(f"{package.dist} pulled {sorted(ours)}, declares {sorted(expected)}")
+
+
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
     """Benchmarks of this project against its peers, in one run (not in the default run)."""
