@@ -184,7 +184,8 @@ def demo(session: nox.Session) -> None:
     """The README's main job: a tour of the toolkit that fails loudly if anything misbehaves."""
     session.install(*(str(p.path) for p in PACKAGES.values() if p.has_code))
     session.chdir(ROOT)
-    session.run("python", "examples/frames_demo.py", *session.posargs)
+    session.run("python", "examples/demo.py", *session.posargs)
+    session.run("python", "examples/frames_demo.py")
 
 
 @nox.session(python=PYTHON, tags=["build"])
