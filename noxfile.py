@@ -6,7 +6,9 @@ only that package and the sibling packages it declares (installed from their
 local folders, never from PyPI), so an undeclared import of a sibling fails.
 
 Plain ``nox`` runs lint, every type check, every test session, the integration
-tests, the demo and the build. ``nox -s bench`` runs the benchmarks (not in the default run).
+tests, the demo, the build, the isolation check of every wheel, the docs (built offline,
+examples run) and the tests of the release tooling. ``nox -s bench`` runs the benchmarks,
+and ``bump``, ``tag`` and ``release-check`` drive releases (none of them in the default run).
 """
 
 from __future__ import annotations
