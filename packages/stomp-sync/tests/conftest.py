@@ -44,6 +44,8 @@ class Script:
     """Close the connection when this command arrives (on the first connection only)."""
     read: bool = True
     """Read from the socket at all (False: a broker that does not take writes)."""
+    stall_after_connect: bool = False
+    """Answer CONNECT, then stop reading (a broker that stops taking writes)."""
 
 
 class Peer:
@@ -187,6 +189,9 @@ class FakeBroker:
                 parser.version = version
                 if script.beat_every is not None:
                     self._beat(peer, script.beat_every)
+                if script.stall_after_connect:
+                    peer.closed.wait()
+                    return
                 continue
             if script.drop_on == command and peer.number == 0:
                 peer.close()
