@@ -134,9 +134,11 @@ SEND_HEADERS = [
 
 
 def serialize_ours(count: int) -> int:
+    """Build each frame and serialize it (stomp.py's send builds its frame object too)."""
+    version = Version.V1_2  # set once, as stomp.py's protocol object is made once
     total = 0
     for _ in range(count):
-        total += len(serialize(Frame("SEND", SEND_HEADERS, BODY), Version.V1_2))
+        total += len(serialize(Frame("SEND", SEND_HEADERS, BODY), version))
     return total
 
 
@@ -156,16 +158,18 @@ def serialize_stomppy(count: int) -> int:
     headers = dict(SEND_HEADERS[1:])
     destination = SEND_HEADERS[0][1]
     for _ in range(count):
-        protocol.send(destination, BODY, headers=dict(headers))
+        # No copy needed: send merges the headers into a new dict (and builds its Frame).
+        protocol.send(destination, BODY, headers=headers)
     return sink.total
 
 
 def serialize_stompest(count: int) -> int:
     from stompest.protocol import StompFrame
 
+    headers = dict(SEND_HEADERS)
     total = 0
     for _ in range(count):
-        total += len(bytes(StompFrame("SEND", dict(SEND_HEADERS), BODY, version="1.2")))
+        total += len(bytes(StompFrame("SEND", headers, BODY, version="1.2")))
     return total
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
+from types import MappingProxyType
 from typing import NamedTuple
 
 import pytest
@@ -22,7 +25,9 @@ from stomp_frame import (
     LimitExceeded,
     Limits,
     ParseError,
+    Parser,
     Version,
+    serialize,
 )
 
 
@@ -123,6 +128,18 @@ class TestFrameConstruction:
         assert Frame("SEND", {"a": "1", "b": "2"}.items()).headers == expected
         assert Frame("SEND", zip(["a", "b"], ["1", "2"], strict=True)).headers == expected
 
+    def test_named_tuple_and_list_pairs_are_stored_as_tuples(self) -> None:
+        frame = Frame("SEND", [Header("a", "1"), ("b", "2")])
+        assert [type(pair) for pair in frame.headers] == [tuple, tuple]
+        frame = Frame("SEND", (["a", "1"], ("b", "2")))  # type: ignore[arg-type]
+        assert [type(pair) for pair in frame.headers] == [tuple, tuple]
+
+    def test_any_mapping_is_accepted_in_its_order(self) -> None:
+        headers = MappingProxyType({"b": "1", "a": "2"})
+        frame = Frame("SEND", headers)
+        assert frame.headers == (("b", "1"), ("a", "2"))
+        assert frame.get("a") == "2"
+
     @pytest.mark.parametrize("headers", [{"": "v"}, [("a", "1"), ("", "v")]], ids=repr)
     def test_empty_header_name_is_invalid(self, headers: object) -> None:
         with pytest.raises(InvalidFrame, match="empty"):
@@ -139,6 +156,14 @@ class TestFrameConstruction:
         source[0] = ord("X")
         assert frame.body == b"abc"
         assert type(frame.body) is bytes
+
+    def test_bytes_subclass_body_is_kept(self) -> None:
+        class Blob(bytes):
+            pass
+
+        frame = Frame("SEND", {}, Blob(b"abc"))
+        assert frame.body == b"abc"
+        assert isinstance(frame.body, bytes)
 
     def test_memoryview_body_is_copied_to_bytes(self) -> None:
         source = bytearray(b"abcdef")
@@ -215,6 +240,21 @@ class TestFrameEqualityAndHashing:
     def test_frames_can_be_dict_keys(self) -> None:
         table = {Frame("SEND", {"a": "1"}): "first"}
         assert table[Frame("SEND", {"a": "1"})] == "first"
+
+    @pytest.mark.parametrize(
+        "frame",
+        [
+            Frame("SEND", [("a", "1"), ("a", "2"), ("b", "")], b"x"),
+            Parser(Version.V1_2).feed(b"MESSAGE\na:1\na:2\nb\\cc:d\n\nx\x00")[0],
+        ],
+        ids=["built", "parsed"],
+    )
+    def test_frames_survive_pickle_and_copy(self, frame: Frame) -> None:
+        for twin in (pickle.loads(pickle.dumps(frame)), copy.copy(frame), copy.deepcopy(frame)):
+            assert twin == frame
+            assert twin.get("a") == "1"
+            assert twin.header_dict() == frame.header_dict()
+            assert serialize(twin, Version.V1_2) == serialize(frame, Version.V1_2)
 
 
 class TestHeaderLookup:

@@ -257,6 +257,21 @@ class TestHeartBeats:
             HEARTBEAT,
         ]
 
+    def test_heart_beats_after_a_large_frame_fed_in_small_chunks(self) -> None:
+        # A frame larger than each chunk accumulates in a growing buffer: the heart-beats
+        # and the frame after it, read from that buffer, are the same as from whole data.
+        big = b"MESSAGE\nmessage-id:big\n\n" + b"x" * 10_000 + b"\x00"
+        data = big + b"\n\r\nMESSAGE\nmessage-id:a\\cb\n\ny\x00\n"
+        expected = [
+            Frame("MESSAGE", {"message-id": "big"}, b"x" * 10_000),
+            HEARTBEAT,
+            HEARTBEAT,
+            Frame("MESSAGE", {"message-id": "a:b"}, b"y"),
+            HEARTBEAT,
+        ]
+        for size in (100, 333, 4096):
+            assert feed_in_chunks(data, Version.V1_2, size) == expected, f"chunks of {size}"
+
     def test_nul_crlf_after_a_content_length_body_does_not_break_the_next_frame(self) -> None:
         data = b"MESSAGE\ncontent-length:2\n\n\r\n\x00\r\nMESSAGE\ncontent-length:0\n\n\x00"
         assert parse_any_chunking(data) == [
@@ -297,6 +312,13 @@ class TestBodies:
         assert Parser(Version.V1_2).feed(b"SEND\ncontent-length:003\n\nabc\x00") == [
             Frame("SEND", {"content-length": "003"}, b"abc")
         ]
+
+    def test_content_length_with_thousands_of_leading_zeros(self) -> None:
+        # More digits than int() converts by default (4300): the zeros do not count.
+        length = "0" * 5000 + "3"
+        assert Parser(Version.V1_2).feed(
+            b"SEND\ncontent-length:%b\n\nabc\x00" % length.encode()
+        ) == [Frame("SEND", {"content-length": length}, b"abc")]
 
     def test_first_content_length_header_is_the_one_used(self) -> None:
         data = b"SEND\ncontent-length:3\ncontent-length:1\n\na\x00b\x00"

@@ -209,6 +209,19 @@ class TestContentLengthErrors:
         assert 1 <= error.offset <= data.index(b"content-length")
 
     @pytest.mark.parametrize("version", ALL_VERSIONS)
+    @pytest.mark.parametrize("digits", [25, 5000])
+    def test_content_length_of_many_digits_is_over_the_limit(
+        self, version: Version, digits: int
+    ) -> None:
+        # 5000 digits: more than int() converts by default; a LimitExceeded, not a ValueError.
+        data = b"\nSEND\ncontent-length:" + b"9" * digits + b"\n\n\x00"
+        error = error_in_any_chunking(data, version)
+        assert isinstance(error, LimitExceeded)
+        assert error.offset == 1
+        assert "content-length 999" in error.reason
+        assert len(error.reason) < 200
+
+    @pytest.mark.parametrize("version", ALL_VERSIONS)
     def test_negative_content_length_is_refused(self, version: Version) -> None:
         error = error_in_any_chunking(b"SEND\ncontent-length:-1\n\n\x00", version)
         assert "content-length" in error.reason

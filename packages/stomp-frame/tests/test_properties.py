@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from datetime import timedelta
 from itertools import pairwise
 
@@ -24,6 +25,7 @@ from stomp_frame import (
     Version,
     serialize,
 )
+from stomp_frame._serializer import _slow as serialize_generally
 
 Event = Frame | HeartBeat
 ALL_VERSIONS = list(Version)
@@ -361,3 +363,289 @@ def test_damaged_stream_after_a_version_switch_raises_only_parse_error(
                     parser.version = version
     except ParseError:
         pass
+
+
+# -- the fast paths agree with the general ones ------------------------------------------------
+#
+# Parser.next_event reads a whole, plain frame itself and leaves everything else to the
+# general path (Parser._next_event); serialize does the same with _slow. Whatever the
+# input, the fast path must give exactly what the general path gives: the same events, the
+# same error (type, reason and offset), the same bytes or the same refusal.
+
+
+GOOD_PIECES = [b"a", b"b", b"1", b"id", b"\\c", b"\\n", b"\\\\", b"\\r", b"\xc3\xa9", b"\xc2\x80"]
+BAD_PIECES = [b":", b"\\t", b"\\", b"\r", b"\x00", b"\xe9", b"\xfb", b"\xfc", b"\xfe", b"\xff"]
+DEFECTS = ["none"] * 8 + ["piece", "command", "colon", "length", "crlf", "lead", "body"]
+
+
+@st.composite
+def frame_like(draw: st.DrawFn) -> bytes:
+    """Bytes shaped like a frame: mostly valid, or broken in one of many small ways."""
+    defect = draw(st.sampled_from(DEFECTS))
+    pieces = st.sampled_from(GOOD_PIECES)
+    if defect == "piece":
+        pieces = pieces | st.sampled_from(BAD_PIECES)
+    text = st.lists(pieces, max_size=3).map(b"".join)
+    commands = [b"MESSAGE", b"SEND", b"ERROR", b"ACK", b"CONNECTED", b"STOMP", b"CONNECT"]
+    if defect == "command":
+        commands = [b"FOO", b"", b"MESS\\cAGE", b"SEND:x", b"send"]
+    command = draw(st.sampled_from(commands))
+    colons = [b"", b"::"] if defect == "colon" else [b":"]
+    names = text | st.just(b"") if defect == "colon" else text.filter(bool)
+    lines = [
+        draw(names) + draw(st.sampled_from(colons)) + draw(text)
+        for _ in range(draw(st.integers(0 if defect == "none" else 1, 4)))
+    ]
+    repeat_a_name = draw(st.booleans())
+    if lines and repeat_a_name:
+        lines.append(lines[0].partition(b":")[0] + b":other")
+    body = draw(st.sampled_from([b"", b"", b"ab", b"a\x00b"]) | st.binary(max_size=4))
+    if command not in (b"MESSAGE", b"SEND", b"ERROR") and defect != "body":
+        body = b""
+    length = draw(st.sampled_from([None, len(body)]))
+    content_length = b"%d"
+    if defect == "length":
+        length = draw(st.sampled_from([len(body) - 1, len(body) + 1, -1, len(body)]))
+        content_length = draw(
+            st.sampled_from([b"0%d", b" %d", b"%d0000000000", b"%d", b"0" * 20 + b"%d"])
+            | st.sampled_from([b"9" * 20 + b"%d", b"9" * 5000 + b"%d", b"0" * 5000 + b"%d"])
+        )
+    if length is not None:
+        at = draw(st.integers(0, len(lines)))
+        lines.insert(at, b"content-length:" + content_length % length)
+    eol = b"\r\n" if defect == "crlf" else b"\n"
+    lead = draw(st.sampled_from([b"\r\n", b"\r", b"\n\r"])) if defect == "lead" else b""
+    return lead + command + eol + b"".join(line + eol for line in lines) + eol + body + b"\x00"
+
+
+frame_like_streams = st.lists(
+    st.one_of(frame_like(), frame_like(), st.sampled_from([b"\n", b"\r\n"])), min_size=1, max_size=5
+).map(b"".join)
+
+
+def parse_chunks_generally(
+    chunks: list[bytes], version: Version, limits: Limits | None = None
+) -> tuple[list[Event], ParseError | None]:
+    """As parse_chunks, every event read by the parser's general path (no fast path)."""
+    parser = Parser(version) if limits is None else Parser(version, limits=limits)
+    events: list[Event] = []
+    try:
+        for chunk in chunks:
+            parser.receive_data(chunk)
+            while (event := parser._next_event()) is not None:
+                events.append(event)
+    except ParseError as error:
+        return events, error
+    return events, None
+
+
+def assert_same_outcome(
+    fast: tuple[list[Event], ParseError | None], general: tuple[list[Event], ParseError | None]
+) -> None:
+    assert fast[0] == general[0]
+    # Frames compare by command, headers and body: compare the first-wins index too.
+    assert [e.header_dict() for e in fast[0] if isinstance(e, Frame)] == [
+        e.header_dict() for e in general[0] if isinstance(e, Frame)
+    ]
+    fast_error, general_error = fast[1], general[1]
+    if fast_error is None or general_error is None:
+        assert fast_error is general_error
+    else:
+        assert (type(fast_error), fast_error.reason, fast_error.offset) == (
+            type(general_error),
+            general_error.reason,
+            general_error.offset,
+        )
+
+
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+@settings(deadline=timedelta(seconds=2), max_examples=400)
+@given(data=st.data(), raw=frame_like_streams | stompish_bytes)
+def test_fast_and_general_parsing_agree_on_frame_like_bytes(
+    version: Version, data: st.DataObject, raw: bytes
+) -> None:
+    chunks = data.draw(chunkings(raw))
+    limits = data.draw(st.none() | small_limits)
+    assert_same_outcome(
+        parse_chunks(chunks, version, limits), parse_chunks_generally(chunks, version, limits)
+    )
+
+
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+@properties
+@given(data=st.data())
+def test_fast_and_general_parsing_agree_on_valid_and_damaged_streams(
+    version: Version, data: st.DataObject
+) -> None:
+    stream, _ = data.draw(streams(version))
+    if data.draw(st.booleans()):
+        stream = data.draw(mutated(stream))
+    chunks = data.draw(chunkings(stream))
+    limits = data.draw(st.none() | small_limits)
+    assert_same_outcome(
+        parse_chunks(chunks, version, limits), parse_chunks_generally(chunks, version, limits)
+    )
+
+
+# Mostly ASCII: the fast path of serialize takes only frames whose headers are all ASCII.
+SERIALIZER_TEXT = st.text(
+    st.sampled_from("ab:\\\n\r\x00\x01c") | st.sampled_from("\x80\x81\ud800\xe9"),
+    max_size=5,
+).filter(lambda text: len(text.encode("utf-8", "surrogatepass")) - len(text) < 2)
+
+
+@st.composite
+def frames_to_write(draw: st.DrawFn) -> Frame:
+    """Frames of every command with tricky headers, right or wrong content-lengths, bodies."""
+    headers = draw(st.lists(st.tuples(SERIALIZER_TEXT.filter(bool), SERIALIZER_TEXT), max_size=4))
+    body = draw(st.sampled_from([b"", b"x", b"a\x00b"]) | st.binary(max_size=4))
+    length = draw(st.sampled_from([None, len(body), len(body) + 1]))
+    if length is not None:
+        headers.insert(draw(st.integers(0, len(headers))), ("content-length", str(length)))
+    return Frame(draw(st.sampled_from(sorted(COMMANDS))), headers, body)
+
+
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+@settings(deadline=timedelta(seconds=2), max_examples=400)
+@given(frame=frames_to_write() | frames(Version.V1_2) | frames(Version.V1_1))
+def test_fast_and_general_serializing_agree(version: Version, frame: Frame) -> None:
+    def outcome(write: Callable[[Frame, Version], bytes]) -> bytes | str:
+        try:
+            return write(frame, version)
+        except InvalidFrame as refused:
+            return str(refused)
+
+    assert outcome(serialize) == outcome(serialize_generally)
+
+
+# The same agreement on chosen inputs, each a way for a frame to be unusual or wrong, in
+# every chunking and under tight limits: examples a random search may take long to find.
+
+TRICKY_STREAMS = [
+    b"MESSAGE\ndestination:/q\nmessage-id:a\\cb\\c1\ncontent-length:2\n\nab\x00\n",
+    b"SEND\n:x\n\n\x00",
+    b"SEND\na:1\n:x\n\n\x00",
+    b"SEND\na:1\nb\n\n\x00",
+    b"SEND\nb\na:1\n\n\x00",
+    b"SEND\na:b:c\nd::\n\n\x00",
+    b"SEND\na:\\t\n\n\x00",
+    b"SEND\na:b\\\n\n\x00",
+    b"SEND\na\\\\:b\n\n\x00",
+    b"SEND\na:\\\\c\\n\\r\\\\\\\\\\c\n\n\x00",
+    b"SEND\na\\c\\n\\r\\\\:\\\\\\c\n\n\x00",
+    b"SEND\na:\\\\\\\n\n\x00",
+    b"CONNECTED\nversion:1.2\na:b\\c\\t\n\n\x00",
+    b"STOMP\nlogin:a\\cb\n\n\x00",
+    b"CONNECT\nlogin:a\\\\b\n\n\x00",
+    b"SEND\na:\xfc\xfd\n\n\x00",
+    b"SEND\na:\xff\\c\n\n\x00",
+    b"SEND\na:\xe9\n\n\x00",
+    b"SEND\na:\xc3\xa9\xc2\x80\n\n\x00",
+    b"SEND\na:\x00\n\nx\x00",
+    b"SEND\na:b\r\n\n\x00",
+    b"SEND\r\na:b\r\n\r\nx\x00",
+    b"SEND\na:b\n\r\nx\x00SEND\n\ny\x00",
+    b"\r\nSEND\n\n\x00\r\n",
+    b"\rSEND\n\n\x00",
+    b"FOO\n\n\x00",
+    b"send\na:b\n\n\x00",
+    b"SEND:x\n\n\x00",
+    b"ACK\nid:1\n\nab\x00",
+    b"ACK\nid:1\ncontent-length:2\n\nab\x00",
+    b"ACK\nid:1\ncontent-length:0\n\n\x00",
+    b"SEND\ncontent-length:1\n\nab\x00",
+    b"SEND\ncontent-length:5\n\nab\x00",
+    b"SEND\ncontent-length: 2\n\nab\x00",
+    b"SEND\ncontent-length:" + b"9" * 30 + b"\n\n\x00",
+    b"SEND\ncontent-length:" + b"9" * 5000 + b"\n\n\x00",
+    b"SEND\ncontent-length:" + b"0" * 5000 + b"2\n\nab\x00",
+    b"SEND\na:1\na:2\nb:3\n\n\x00",
+    b"SEND\ncontent-length:1\ncontent-length:2\n\nab\x00",
+    b"SEND\ncontent-length:2\ncontent-length:1\n\nab\x00",
+    b"SEND\na:b\n\nbody without nul",
+    b"SEND\na:b\n",
+    b"MESSAGE\n" + b"".join(b"h%d:v\n" % i for i in range(1200)) + b"\nx\x00",
+]
+
+
+@pytest.mark.parametrize("stream", TRICKY_STREAMS, ids=lambda stream: repr(stream[:40]))
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+def test_fast_and_general_parsing_agree_on_tricky_streams(version: Version, stream: bytes) -> None:
+    chunkings_of_it = [[stream], [stream[i : i + 1] for i in range(len(stream))]]
+    chunkings_of_it += [[stream[:cut], stream[cut:]] for cut in range(1, min(len(stream), 60))]
+    all_limits = [
+        None,
+        Limits(max_headers=2000),
+        Limits(max_frame_size=20),
+        Limits(max_headers=1),
+        Limits(max_header_line=6),
+    ]
+    for chunks in chunkings_of_it:
+        for limits in all_limits:
+            assert_same_outcome(
+                parse_chunks(chunks, version, limits),
+                parse_chunks_generally(chunks, version, limits),
+            )
+
+
+TRICKY_FRAMES = [
+    Frame("SEND", [("a", "x\x00y")]),
+    Frame("SEND", [("a\x00", "y")], b"x"),
+    Frame("SEND", [("a", "x\ry")]),
+    Frame("SEND", [("a", "1"), ("b\r", "2")]),
+    Frame("SEND", [("a", "b")], b"x\x00y"),
+    Frame("SEND", [("a", "b"), ("content-length", "3")], b"x\x00y"),
+    Frame("SEND", [("content-length", "2")], b"x\x00y"),
+    Frame("SEND", [("content-length", "3"), ("content-length", "2")], b"x\x00y"),
+    Frame("SEND", [("content-length", "0")]),
+    Frame("SEND", [("content-length", "1")]),
+    Frame("ACK", [("id", "1")], b"x"),
+    Frame("ACK", [("id", "1"), ("content-length", "0")]),
+    Frame("SEND", [("a:b\\c\nd", "e:f\\g\nh\ri")]),
+    Frame("SEND", [("a", "\x01\x80"), ("\x81", "b")]),
+    Frame("SEND", [("a", "\ud800")]),
+    Frame("SEND", [("caf\xe9", "\u2713")]),
+    Frame("CONNECT", [("login", "a:b"), ("passcode", "x\\y")]),
+    Frame("CONNECTED", [("a:b", "c")]),
+    Frame("STOMP", [("a", "b\nc")]),
+    Frame("DISCONNECT"),
+    Frame("SEND", [("a", "")], b"x"),
+    Frame("MESSAGE", [("a", "1"), ("a", "2")], b""),
+]
+
+
+@pytest.mark.parametrize("frame", TRICKY_FRAMES, ids=repr)
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+def test_fast_and_general_serializing_agree_on_tricky_frames(
+    version: Version, frame: Frame
+) -> None:
+    def outcome(write: Callable[[Frame, Version], bytes]) -> bytes | str:
+        try:
+            return write(frame, version)
+        except InvalidFrame as refused:
+            return str(refused)
+
+    assert outcome(serialize) == outcome(serialize_generally)
+
+
+PARSED_FRAMES = [
+    event
+    for version in ALL_VERSIONS
+    for stream in TRICKY_STREAMS
+    for event in parse_chunks([stream], version)[0]
+    if isinstance(event, Frame)
+]
+
+
+@pytest.mark.parametrize("frame", PARSED_FRAMES, ids=repr)
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+def test_fast_and_general_serializing_agree_on_parsed_frames(
+    version: Version, frame: Frame
+) -> None:
+    def outcome(write: Callable[[Frame, Version], bytes]) -> bytes | str:
+        try:
+            return write(frame, version)
+        except InvalidFrame as refused:
+            return str(refused)
+
+    assert outcome(serialize) == outcome(serialize_generally)

@@ -156,6 +156,23 @@ class TestEscaping1112:
         data = serialize(Frame("SEND", [("a", "\x01\x02\t"), ("b\x01", "c")]), version)
         assert data == b"SEND\na:\x01\x02\t\nb\x01:c\n\n\x00"
 
+    @pytest.mark.parametrize("version", ESCAPING_VERSIONS)
+    def test_non_ascii_headers_are_written_as_utf_8(self, version: Version) -> None:
+        # Also the characters U+0080 and U+0081, which the serializer joins headers with.
+        frame = Frame("SEND", [("caf\xe9", "a:\x80\\"), ("\x81\x80", "\u2713\n")])
+        data = serialize(frame, version)
+        assert data == (
+            b"SEND\ncaf\xc3\xa9:a\\c\xc2\x80\\\\\n\xc2\x81\xc2\x80:\xe2\x9c\x93\\n\n\n\x00"
+        )
+        assert Parser(version).feed(data) == [frame]
+
+    @pytest.mark.parametrize("header", [("a\x80", "x\ry"), ("\x81", "\u2713\r")], ids=repr)
+    def test_carriage_return_beside_non_ascii_text_cannot_be_written_in_1_1(
+        self, header: tuple[str, str]
+    ) -> None:
+        with pytest.raises(InvalidFrame, match=r"1\.1"):
+            serialize(Frame("SEND", [("b", "1"), header]), Version.V1_1)
+
 
 class TestNeverEscapedCommands:
     @pytest.mark.parametrize("version", ALL_VERSIONS)

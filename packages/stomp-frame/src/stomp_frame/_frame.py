@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import countOf
 from typing import Any, Final, overload
 
 from stomp_frame._errors import InvalidFrame
@@ -18,9 +19,13 @@ REDACTED_HEADERS: Final[frozenset[str]] = frozenset({"passcode"})
 
 _REPR_BODY_LIMIT: Final = 64
 
-# Separators of the joined header text: after a name, and between two headers.
-_NAME: Final = "\x00"
-_LINE: Final = "\x01"
+# Separators of the joined header text: after a name, and between two headers. Not ASCII,
+# so that the serializer can tell from the length of the UTF-8 text alone that no name
+# or value holds one (see _serializer).
+_NAME: Final = "\x80"
+_LINE: Final = "\x81"
+_join_pair = _NAME.join
+_join_lines = _LINE.join
 
 
 @dataclass(frozen=True, slots=True, init=False, repr=False)
@@ -51,8 +56,10 @@ class Frame:
     headers: HeaderPairs
     """The headers, in wire order, repeated names included."""
     body: bytes
-    _first: dict[str, str] | None = field(compare=False, hash=False)
+    _first: dict[str, str] = field(compare=False, hash=False)
+    """The first value of each name (the lookup table of get, has and the serializer)."""
     _joined: str | None = field(compare=False, hash=False)
+    """Names and values joined with _NAME and _LINE, for the serializer (None when parsed)."""
 
     def __init__(
         self,
@@ -63,56 +70,39 @@ class Frame:
         if type(command) is not str or command not in COMMANDS:
             msg = f"unknown STOMP command {command!r}"
             raise InvalidFrame(msg)
-        try:
-            kind = type(headers)
-            if kind is dict or (
-                kind is not tuple and kind is not list and isinstance(headers, Mapping)
-            ):
-                pairs: HeaderPairs = tuple(headers.items())  # type: ignore[union-attr]
-            else:
-                pairs = tuple(headers)  # type: ignore[arg-type]
-                kinds = set(map(type, pairs))
-                if kinds != {tuple}:
-                    if not all(issubclass(kind, (tuple, list)) for kind in kinds):
-                        raise TypeError
-                    pairs = tuple(map(tuple, pairs))  # type: ignore[arg-type]
-            # One C-level pass checks that every name and value is a str and leaves the
-            # text the serializer escapes (see _serializer); the counts check the shape.
-            joined: str | None = _LINE.join(map(_NAME.join, pairs))
-        except TypeError as exc:
-            msg = f"headers must be (str, str) pairs, got {_describe(headers)}"
-            raise InvalidFrame(msg) from exc
-        assert joined is not None
-        count = len(pairs)
-        if count and set(map(len, pairs)) != {2}:
-            msg = f"headers must be (str, str) pairs, got {_describe(headers)}"
-            raise InvalidFrame(msg)
-        if count and (joined.count(_NAME) != count or joined.count(_LINE) != count - 1):
-            joined = None  # a header holds a separator character
-            empty_name = any(not name for name, _ in pairs)
+        kind = type(headers)
+        if kind is list or kind is tuple:
+            pairs: HeaderPairs = tuple(headers)  # type: ignore[arg-type]
+            if countOf(map(type, pairs), tuple) != len(pairs):
+                pairs = _pairs(headers)  # lists, named tuples, or not pairs at all
+        elif kind is dict:
+            pairs = tuple(headers.items())  # type: ignore[union-attr]
         else:
-            empty_name = joined.startswith(_NAME) or _LINE + _NAME in joined
-        if empty_name:
+            pairs = _pairs(headers)
+        try:
+            # dict() checks that every pair has two items and gives the first-wins index;
+            # the joins check that they are str and leave the text the serializer escapes.
+            first = dict(pairs)
+            joined = _join_lines(map(_join_pair, pairs))
+        except (TypeError, ValueError) as exc:
+            raise InvalidFrame(_not_pairs(headers)) from exc
+        if len(first) != len(pairs):
+            first = _first_wins(pairs)
+        if "" in first:
             msg = "a header name must not be empty"
             raise InvalidFrame(msg)
-        given: object = body
-        if not isinstance(given, bytes):
-            if not isinstance(given, (bytearray, memoryview)):
+        if type(body) is not bytes:
+            given: object = body
+            if not isinstance(given, (bytes, bytearray, memoryview)):
                 msg = f"the body must be bytes, got {type(given).__name__}"
                 raise InvalidFrame(msg)
-            body = bytes(given)
+            if not isinstance(given, bytes):
+                body = bytes(given)
         _set_command(self, command)
         _set_headers(self, pairs)
         _set_body(self, body)
-        _set_first(self, None)
+        _set_first(self, first)
         _set_joined(self, joined)
-
-    def _index(self) -> dict[str, str]:
-        first = self._first
-        if first is None:
-            first = _first_wins(self.headers)
-            _set_first(self, first)
-        return first
 
     @overload
     def get(self, name: str) -> str | None: ...
@@ -120,10 +110,7 @@ class Frame:
     def get(self, name: str, default: str) -> str: ...
     def get(self, name: str, default: str | None = None) -> str | None:
         """Return the value of the first header called *name*, or *default*."""
-        first = self._first
-        if first is None:
-            first = self._index()
-        return first.get(name, default)
+        return self._first.get(name, default)
 
     def get_all(self, name: str) -> tuple[str, ...]:
         """Return the values of every header called *name*, in wire order."""
@@ -131,11 +118,11 @@ class Frame:
 
     def has(self, name: str) -> bool:
         """Return whether the frame has a header called *name*."""
-        return name in self._index()
+        return name in self._first
 
     def header_dict(self) -> dict[str, str]:
         """Return the headers as a new ``dict``, the first occurrence of a name winning."""
-        return dict(self._index())
+        return dict(self._first)
 
     def __repr__(self) -> str:
         shown = tuple(
@@ -166,6 +153,24 @@ def _first_wins(pairs: HeaderPairs) -> dict[str, str]:
         for name, value in pairs:
             first.setdefault(name, value)
     return first
+
+
+def _pairs(headers: object) -> HeaderPairs:
+    """The header pairs of anything but a list or tuple of tuples, or a dict."""
+    source: Any = headers
+    try:
+        if isinstance(source, Mapping):
+            return tuple(source.items())
+        pairs = tuple(source)
+        if not all(issubclass(kind, (tuple, list)) for kind in set(map(type, pairs))):
+            raise TypeError
+        return tuple(map(tuple, pairs))
+    except TypeError as exc:
+        raise InvalidFrame(_not_pairs(headers)) from exc
+
+
+def _not_pairs(headers: object) -> str:
+    return f"headers must be (str, str) pairs, got {_describe(headers)}"
 
 
 def _describe(value: object) -> str:

@@ -8,7 +8,20 @@ from itertools import repeat
 from typing import Final
 
 from stomp_frame._errors import LimitExceeded, ParseError
-from stomp_frame._frame import HEARTBEAT, Frame, HeartBeat, Limits, _first_wins, _trusted_frame
+from stomp_frame._frame import (
+    HEARTBEAT,
+    Frame,
+    HeartBeat,
+    Limits,
+    _first_wins,
+    _new,
+    _set_body,
+    _set_command,
+    _set_first,
+    _set_headers,
+    _set_joined,
+    _trusted_frame,
+)
 from stomp_frame._version import BODY_COMMANDS, COMMANDS, UNESCAPED_COMMANDS, Version
 
 __all__ = ["Parser"]
@@ -17,6 +30,9 @@ _DEFAULT_LIMITS: Final = Limits()
 # A content-length body still missing more than this is collected chunk by chunk and
 # joined once, instead of being appended to the buffer (which copies as it grows).
 _COLLECT_AT_LEAST: Final = 64 * 1024
+# What is left of the buffer is copied into a new bytes object with each chunk while it
+# is at most this large or no larger than the chunk, and appended to otherwise.
+_SMALL_REST: Final = 4096
 _partition = str.partition
 
 # Spec 1.1: "\\" "\c" "\n"; 1.2 adds "\r". "Undefined escape sequences such as \t
@@ -24,6 +40,44 @@ _partition = str.partition
 _UNESCAPES_1_1: Final = {"\\\\": "\\", "\\c": ":", "\\n": "\n"}
 _UNESCAPES_1_2: Final = {**_UNESCAPES_1_1, "\\r": "\r"}
 _ESCAPE_RE: Final = re.compile(r"\\.?", re.DOTALL)
+
+
+# The fast path of next_event (see there). A header block is checked by its "shape": the
+# bytes left once all others are deleted. It is "\n:" once per header line when every
+# line holds exactly one colon and the block holds no NUL, CR or byte in 0xFB-0xFF (never
+# in UTF-8; a 1.0 header that has one is left to the slow path).
+_NOT_SHAPE: Final = bytes(sorted(set(range(256)) - {*b"\n:\r\x00", *range(0xFB, 0x100)}))
+_MAX_FAST_HEADERS: Final = 1000
+_ALTERNATING: Final = b"\n:" * _MAX_FAST_HEADERS
+# Escapes are replaced by two bytes, so in place: 0xFF (deleted afterwards) and a byte
+# that stands for the character. One translate then turns the separators into NULs and
+# those bytes into their characters, and deletes 0xFF.
+_MARK: Final = b"\xff"
+_ESCAPED_BACKSLASH: Final = b"\xff\xfb"
+_ESCAPED_COLON: Final = b"\xff\xfc"
+_ESCAPED_LF: Final = b"\xff\xfd"
+_ESCAPED_CR: Final = b"\xff\xfe"
+_FIELDS: Final = bytes.maketrans(b":\n\xfb\xfc\xfd\xfe", b"\x00\x00\\:\n\r")
+_UNESCAPED_LINES: Final = tuple(f"{command}\n".encode() for command in sorted(UNESCAPED_COMMANDS))
+_C_OR_S: Final = frozenset({command.encode()[0] for command in UNESCAPED_COMMANDS})
+# A content-length of this many digits or more is left to the slow path.
+_LONGEST: Final = 16
+_header_end = re.compile(b"\n\n").search
+# Module constants: an enum member read as Version.V1_0 costs an attribute lookup each time.
+_V1_0: Final = Version.V1_0
+_V1_2: Final = Version.V1_2
+# An int, not b"\\": `bytes in bytes` first tries the needle as an int and fails, slowly.
+_BACKSLASH: Final = 0x5C
+
+
+def _mark_escapes(block: bytes, *, carriage: bool) -> bytes | None:
+    """Replace every escape by its two bytes (see _FIELDS); None for an undefined one."""
+    # "\\" first: each backslash left after it starts an escape of its own.
+    block = block.replace(b"\\\\", _ESCAPED_BACKSLASH).replace(b"\\c", _ESCAPED_COLON)
+    block = block.replace(b"\\n", _ESCAPED_LF)
+    if carriage:
+        block = block.replace(b"\\r", _ESCAPED_CR)
+    return None if _BACKSLASH in block else block
 
 
 class _BadEscape(Exception):
@@ -89,6 +143,7 @@ class Parser:
     """
 
     __slots__ = (
+        "_alternating",
         "_body_scan",
         "_buf",
         "_consumed",
@@ -109,12 +164,15 @@ class Parser:
         self, version: Version = Version.V1_0, *, limits: Limits = _DEFAULT_LIMITS
     ) -> None:
         self._limits = limits
+        self._alternating = _ALTERNATING[: 2 * min(limits.max_headers, _MAX_FAST_HEADERS)]
         self._unescapes: dict[str, str] | None
         self.version = version
         self._reset_state()
 
     def _reset_state(self) -> None:
-        self._buf = bytearray()
+        # bytes while what is left over between chunks is small (slices of it are bytes,
+        # one copy each), a bytearray while a large frame accumulates (see receive_data).
+        self._buf: bytes | bytearray = b""
         self._pos = 0
         self._consumed = 0
         self._error: ParseError | None = None
@@ -172,12 +230,22 @@ class Parser:
             parts.append(chunk)
             self._have += len(chunk)
             return
+        buf = self._buf
         pos = self._pos
-        if pos:
-            del self._buf[:pos]
-            self._consumed += pos
-            self._pos = 0
-        self._buf += data
+        rest = len(buf) - pos
+        self._consumed += pos
+        self._pos = 0
+        if not rest:
+            self._buf = data if type(data) is bytes else bytes(data)
+        elif rest <= _SMALL_REST or rest <= len(data):
+            # Copying what is left costs no more than the new data: linear overall.
+            self._buf = b"".join((memoryview(buf)[pos:], data))
+        elif isinstance(buf, bytearray):
+            del buf[:pos]  # O(1) at the front of a bytearray
+            buf += data
+        else:
+            self._buf = bytearray(memoryview(buf)[pos:])
+            self._buf += data
 
     def next_event(self) -> Frame | HeartBeat | None:
         """Return the next frame or heart-beat, or ``None`` if more bytes are needed.
@@ -186,6 +254,104 @@ class Parser:
             ParseError: the bytes are not a valid STOMP stream.
             LimitExceeded: a frame exceeds the parser's limits.
         """
+        buf = self._buf
+        pos = self._pos
+        if (
+            pos >= len(buf)
+            or self._error is not None
+            or self._pending is not None
+            or type(buf) is not bytes
+        ):
+            return self._next_event()
+        # Fast path: a whole frame is buffered and every header line holds one colon.
+        # Whatever else (a partial frame, CRLF, a raw colon in a value, an error, a limit
+        # reached) is left to _next_event, which reads the frame again from the start.
+        lead = buf[pos]
+        if lead == 10:  # LF: a heart-beat
+            self._pos = pos + 1
+            return HEARTBEAT
+        found = _header_end(buf, pos + self._header_scan)
+        if found is None or lead == 13:
+            return self._next_event()
+        end = found.start()
+        header = buf[pos:end]
+        shape = header.translate(None, _NOT_SHAPE)
+        if (
+            len(shape) & 1
+            or not self._alternating.startswith(shape)
+            or end - pos > self._limits.max_header_line
+        ):
+            return self._next_event()
+        version = self._version
+        if (
+            _BACKSLASH in header
+            and version is not _V1_0
+            # CONNECT, CONNECTED and STOMP are never escaped (C or S first: a quick test)
+            and (lead not in _C_OR_S or not header.startswith(_UNESCAPED_LINES))
+        ):
+            marked = header.replace(b"\\c", _ESCAPED_COLON)
+            if _BACKSLASH in marked:
+                # Another escape, or an escaped backslash that "\c" may have cut in two.
+                every = _mark_escapes(header, carriage=version is _V1_2)
+                if every is None:
+                    return self._next_event()  # an undefined escape
+                marked = every
+            header = marked
+        header = header.translate(_FIELDS, _MARK)
+        try:
+            if version is _V1_0:
+                fields = header.decode("utf-8", "surrogateescape").split("\x00")
+            else:
+                fields = header.decode().split("\x00")
+        except UnicodeDecodeError:
+            return self._next_event()
+        items = iter(fields)
+        command = next(items)
+        if command not in COMMANDS:
+            return self._next_event()
+        pairs = tuple(zip(items, items, strict=False))  # name, value, name, value...
+        first = dict(pairs)
+        if len(first) != len(pairs):
+            first = _first_wins(pairs)
+        if "" in first:
+            return self._next_event()
+        start = end + 2
+        size = len(buf)
+        length_text = first.get("content-length")
+        if length_text is None:
+            length = -1
+            stop = buf.find(0, start)
+            if stop < 0:
+                stop = size  # the body is still arriving
+        elif length_text.isdigit() and length_text.isascii() and len(length_text) < _LONGEST:
+            length = int(length_text)
+            stop = start + length
+            if stop < size and buf[stop]:
+                return self._next_event()  # no NUL after the body
+        else:
+            return self._next_event()
+        if stop + 1 - pos > self._limits.max_frame_size or (
+            stop != start and command not in BODY_COMMANDS and version is not _V1_0
+        ):
+            return self._next_event()
+        if self._header_counted:
+            self._header_scan = self._header_counted = self._header_lines = 0
+        if stop >= size:
+            # As _parse_headers does: read the body as it arrives.
+            self._pending = (command, pairs, first, 0, length, start - pos)
+            self._pos = start
+            self._body_scan = 0
+            return self._next_event()
+        self._pos = stop + 1
+        frame: Frame = _new(Frame)
+        _set_command(frame, command)
+        _set_headers(frame, pairs)
+        _set_body(frame, buf[start:stop])
+        _set_first(frame, first)
+        _set_joined(frame, None)
+        return frame
+
+    def _next_event(self) -> Frame | HeartBeat | None:
         if self._error is not None:
             raise self._error
         try:
@@ -327,7 +493,17 @@ class Parser:
         if length_text is not None:
             if not (length_text.isascii() and length_text.isdigit()):
                 raise self._fail(f"malformed content-length {length_text!r}", pos)
-            length = int(length_text)
+            digits = length_text.lstrip("0") or "0"
+            if len(digits) > len(str(limits.max_frame_size)):
+                # Over the limit for sure; and int() refuses more than 4300 digits.
+                shown = digits if len(digits) <= 40 else digits[:40] + "..."
+                raise self._fail(
+                    f"a frame is larger than {limits.max_frame_size} bytes "
+                    f"(content-length {shown})",
+                    pos,
+                    LimitExceeded,
+                )
+            length = int(digits)
             if body_start - pos + length + 1 > limits.max_frame_size:
                 raise self._fail(
                     f"a frame is larger than {limits.max_frame_size} bytes "
@@ -381,7 +557,7 @@ class Parser:
                     self._parts = [bytes(buf[start:])]
                     self._have = size - start
                     self._consumed += start
-                    del buf[:]
+                    self._buf = b""
                     self._pos = 0
                 return None
             if buf[stop] != 0:
@@ -439,9 +615,7 @@ class Parser:
         self._parts = None
         self._have = 0
         self._pending = None
-        self._buf = bytearray(last[cut + 1 :])
-        for chunk in reversed(after):
-            self._buf += chunk
+        self._buf = b"".join((last[cut + 1 :], *reversed(after)))
         self._pos = 0
         self._consumed += length + 1
         return self._finish(command, pairs, first, body, 0)

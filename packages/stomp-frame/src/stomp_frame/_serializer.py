@@ -5,18 +5,31 @@ from __future__ import annotations
 from typing import Final
 
 from stomp_frame._errors import InvalidFrame
-from stomp_frame._frame import _LINE, _NAME, Frame
-from stomp_frame._version import BODY_COMMANDS, UNESCAPED_COMMANDS, Version
+from stomp_frame._frame import _LINE, _NAME, Frame, _join_lines, _join_pair
+from stomp_frame._version import BODY_COMMANDS, COMMANDS, UNESCAPED_COMMANDS, Version
 
 __all__ = ["HEARTBEAT_BYTES", "serialize"]
 
 HEARTBEAT_BYTES: Final = b"\n"
 """What a heart-beat looks like on the wire (an EOL)."""
 
-# Names and values are joined with two control characters (_NAME, _LINE, shared with
-# Frame, which joins them when it is built) that STOMP headers practically never contain,
-# escaped in one pass over the whole text, and the separators are then put in. Headers
-# that do contain them take the slow path.
+# Names and values are joined with two separator characters (_NAME, _LINE, shared with
+# Frame, which joins them when it is built), escaped in one pass over the whole text,
+# and the separators are then put in. The separators are not ASCII: when the UTF-8 text
+# is longer than the text by just what they add, every name and value is ASCII, so none
+# holds a separator, and serialize works on those bytes. Other frames take _slow.
+
+_V1_0: Final = Version.V1_0  # module constants: Version.V1_0 is an attribute lookup
+_V1_1: Final = Version.V1_1
+_LEAD: Final = _NAME.encode()[:1]  # the first UTF-8 byte of both separators
+_SEPARATORS: Final = bytes.maketrans(_NAME.encode()[1:] + _LINE.encode()[1:], b":\n")
+_COMMAND_LINES: Final = {command: f"{command}\n".encode() for command in COMMANDS}
+# Ints, not b":": `bytes in bytes` first tries the needle as an int, which is slow.
+_NUL: Final = 0x00
+_LF: Final = 0x0A
+_CR: Final = 0x0D
+_COLON: Final = 0x3A
+_BACKSLASH: Final = 0x5C
 
 
 def serialize(frame: Frame, version: Version) -> bytes:
@@ -40,17 +53,53 @@ def serialize(frame: Frame, version: Version) -> bytes:
         msg = f"version must be a stomp_frame.Version, got {version!r}"
         raise TypeError(msg)
     command = frame.command
+    if version is _V1_0 or command in UNESCAPED_COMMANDS:
+        return _slow(frame, version)
+    joined = frame._joined
+    if joined is None:  # a parsed frame
+        joined = _join_lines(map(_join_pair, frame.headers))
+    # Fast path: escaped headers, every name and value ASCII (see above) without NUL.
+    try:
+        text = joined.encode()
+    except UnicodeEncodeError:
+        return _slow(frame, version)
+    if len(text) - len(joined) != 2 * len(frame.headers) - 1 or _NUL in text:
+        return _slow(frame, version)
+    if _BACKSLASH in text:
+        text = text.replace(b"\\", b"\\\\")
+    if _COLON in text:
+        text = text.replace(b":", b"\\c")
+    if _LF in text:
+        text = text.replace(b"\n", b"\\n")
+    if _CR in text:
+        if version is _V1_1:
+            return _slow(frame, version)
+        text = text.replace(b"\r", b"\\r")
+    body = frame.body
+    length = frame._first.get("content-length")
+    if (_NUL in body if length is None else length != str(len(body))) or (
+        body and command not in BODY_COMMANDS
+    ):
+        return _slow(frame, version)
+    return b"".join(
+        (_COMMAND_LINES[command], text.translate(_SEPARATORS, _LEAD), b"\n\n", body, b"\0")
+    )
+
+
+def _slow(frame: Frame, version: Version) -> bytes:
+    """Serialize any frame; raise InvalidFrame for one that cannot be written."""
+    command = frame.command
     headers = frame.headers
     body = frame.body
-    if command in UNESCAPED_COMMANDS or version is Version.V1_0:
+    if command in UNESCAPED_COMMANDS or version is _V1_0:
         text = _raw_headers(command, headers, version)
     else:
-        text = _escaped_headers(headers, version, frame._joined)
+        text = _escaped_headers(headers, version)
     if body or frame.has("content-length"):
         _check_body(frame, version)
     head = f"{command}\n{text}\n" if text else f"{command}\n\n"
     try:
-        encoded = head.encode("utf-8", "surrogateescape" if version is Version.V1_0 else "strict")
+        encoded = head.encode("utf-8", "surrogateescape" if version is _V1_0 else "strict")
     except UnicodeEncodeError as exc:
         msg = f"a header of the {command} frame cannot be encoded as UTF-8: {exc.reason}"
         raise InvalidFrame(msg) from None
@@ -59,19 +108,14 @@ def serialize(frame: Frame, version: Version) -> bytes:
     return encoded + b"\0"
 
 
-def _escaped_headers(
-    headers: tuple[tuple[str, str], ...], version: Version, joined: str | None
-) -> str:
+def _escaped_headers(headers: tuple[tuple[str, str], ...], version: Version) -> str:
     if not headers:
         return ""
-    if joined is None:
-        # Not joined when the frame was built (parsed frames), or a header holds a separator.
-        text = _LINE.join(map(_NAME.join, headers))
-        if text.count(_NAME) != len(headers) or text.count(_LINE) != len(headers) - 1:
-            _refuse_nul(headers)
-            return "".join(_escape_pair(name, value, version) for name, value in headers)
-    else:
-        text = joined
+    text = _LINE.join(map(_NAME.join, headers))
+    if text.count(_NAME) != len(headers) or text.count(_LINE) != len(headers) - 1 or "\x00" in text:
+        # A header holds a separator character, or a NUL: escape pair by pair.
+        _refuse_nul(headers)
+        return "".join(_escape_pair(name, value, version) for name, value in headers)
     if "\\" in text:
         text = text.replace("\\", "\\\\")
     if ":" in text:
@@ -79,7 +123,7 @@ def _escaped_headers(
     if "\n" in text:
         text = text.replace("\n", "\\n")
     if "\r" in text:
-        if version is Version.V1_1:
+        if version is _V1_1:
             _refuse_cr_1_1(headers)
         text = text.replace("\r", "\\r")
     return text.replace(_NAME, ":").replace(_LINE, "\n") + "\n"
@@ -88,7 +132,7 @@ def _escaped_headers(
 def _escape(text: str, version: Version) -> str:
     text = text.replace("\\", "\\\\").replace(":", "\\c").replace("\n", "\\n")
     if "\r" in text:
-        if version is Version.V1_1:
+        if version is _V1_1:
             msg = "STOMP 1.1 cannot carry a carriage return in a header (it has no escape for it)"
             raise InvalidFrame(msg)
         text = text.replace("\r", "\\r")
@@ -131,7 +175,7 @@ def _raw_headers(command: str, headers: tuple[tuple[str, str], ...], version: Ve
 
 
 def _where(command: str, version: Version) -> str:
-    if version is Version.V1_0:
+    if version is _V1_0:
         return "STOMP 1.0 cannot escape"
     return f"a {command} frame cannot escape (CONNECT, STOMP and CONNECTED are never escaped)"
 
@@ -139,7 +183,7 @@ def _where(command: str, version: Version) -> str:
 def _check_body(frame: Frame, version: Version) -> None:
     body = frame.body
     command = frame.command
-    if body and command not in BODY_COMMANDS and version is not Version.V1_0:
+    if body and command not in BODY_COMMANDS and version is not _V1_0:
         msg = f"a {command} frame may not have a body in STOMP {version}"
         raise InvalidFrame(msg)
     length = frame.get("content-length")
