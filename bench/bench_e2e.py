@@ -4,9 +4,14 @@ For each broker that answers (ActiveMQ and RabbitMQ, from ``scripts/brokers/star
 ``STOMP_*`` variables), every contender moves the same workload through a fresh queue:
 a producer sends ``--count`` messages of 100 bytes (STOMP 1.2, non-persistent, with
 ``content-length``) while a consumer subscribed with ``client-individual`` acks receives
-and acknowledges each one (prefetch 1000 on both brokers). Producer and consumer run in
-separate processes that start together; the figure is messages per second from the
-producer's first send until the consumer's last ACK is written.
+and acknowledges each one (prefetch 1000 on both brokers). Every producer sends as fast as
+it can. The figure is messages per second from the producer's first send until the
+consumer's last ACK is written.
+
+Layout: by default each contender's producer and consumer run as two threads of one fresh
+process (the Twisted client runs both on its one reactor thread), so that every contender's
+client side has the same budget, one process, and the broker keeps the other core of a
+two-core machine; ``--layout processes`` puts producer and consumer in two processes.
 
 Contenders:
   raw        the practical limit: pre-encoded SEND frames written in large batches; the
@@ -331,18 +336,62 @@ def _produce(job: Job, ready: object, out: object) -> None:
     out.put(("producer", producer(job.target, job.queue, job.count)))  # type: ignore[attr-defined]
 
 
-def run_pair(name: str, target: BrokerTarget, count: int) -> float:
-    """Run producer and consumer processes of one contender; return messages per second."""
+def _pair_in_threads(job: Job, out: object) -> None:
+    """Producer and consumer of one contender as two threads of one process."""
+    import queue as queues
+    import threading
+
+    ready = threading.Event()
+    finished: queues.Queue[tuple[str, object]] = queues.Queue()
+
+    def consume() -> None:
+        try:
+            end = CONTENDERS[job.name][1](job.target, job.queue, job.count, ready.set)
+            finished.put(("consumer", end))
+        except Exception as exc:  # noqa: BLE001 - reported to the parent process
+            finished.put(("error", repr(exc)))
+            ready.set()
+
+    thread = threading.Thread(target=consume, name="consumer")
+    thread.start()
+    if not ready.wait(READY_TIMEOUT):
+        out.put(("error", "the consumer was not ready"))  # type: ignore[attr-defined]
+        return
+    started = CONTENDERS[job.name][0](job.target, job.queue, job.count)
+    thread.join(RUN_TIMEOUT)
+    kind, value = finished.get(timeout=1.0)
+    out.put((kind, value))  # type: ignore[attr-defined]
+    out.put(("producer", started))  # type: ignore[attr-defined]
+
+
+def run_pair(name: str, target: BrokerTarget, count: int, layout: str = "processes") -> float:
+    """Run producer and consumer of one contender; return messages per second.
+
+    ``processes``: in two processes; ``threads``: as two threads of one process (the
+    client side then uses at most one core, as the Twisted client's single reactor does,
+    leaving the other to the broker).
+    """
     queue = f"/queue/bench-e2e-{name.replace('.', '')}-{uuid.uuid4().hex[:12]}"
     context = mp.get_context("spawn")
     ready = context.Event()
     out = context.Queue()
     job = Job(name=name, target=target, queue=queue, count=count)
+    if layout == "threads":
+        both = context.Process(target=_pair_in_threads, args=(job, out))
+        both.start()
+        results: dict[str, float] = {}
+        while len(results) < 2:
+            kind, value = out.get(timeout=RUN_TIMEOUT)
+            if kind == "error":
+                raise RuntimeError(value)
+            results[kind] = value
+        both.join(READY_TIMEOUT)
+        return count / (results["consumer"] - results["producer"])
     consumer = context.Process(target=_consume, args=(job, ready, out))
     producer = context.Process(target=_produce, args=(job, ready, out))
     consumer.start()
     producer.start()
-    results: dict[str, float] = {}
+    results = {}
     while len(results) < 2:
         kind, value = out.get(timeout=RUN_TIMEOUT)
         if kind == "error":
@@ -396,9 +445,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100_000, help="messages per run")
     parser.add_argument("--only", choices=[*CONTENDERS, "twisted"], action="append")
+    parser.add_argument(
+        "--layout",
+        choices=["processes", "threads"],
+        default="threads",
+        help="producer and consumer in two processes, or as two threads of one",
+    )
     args = parser.parse_args()
     names = args.only or [*CONTENDERS, "twisted"]
-    print(f"end-to-end: {args.count:,} messages of {len(BODY)} bytes, client-individual acks")
+    print(
+        f"end-to-end: {args.count:,} messages of {len(BODY)} bytes, client-individual acks;"
+        f" producer and consumer as {args.layout} (twisted: one reactor, one process)"
+    )
     for target in brokers():
         if not reachable(target):
             print(f"  {target.name}: not running, skipped (scripts/brokers/start.sh)")
@@ -408,7 +466,7 @@ def main() -> None:
             rate = (
                 run_twisted(target, args.count)
                 if name == "twisted"
-                else run_pair(name, target, args.count)
+                else run_pair(name, target, args.count, args.layout)
             )
             if rate is None:
                 print(f"  {target.name:9} {name:11} not available")
