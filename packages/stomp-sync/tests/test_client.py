@@ -523,6 +523,23 @@ class TestHeartBeats:
             client.receive(timeout=3.0)
         assert not client.is_connected
 
+    def test_the_heart_beat_thread_finds_a_silent_broker_while_the_caller_is_busy(
+        self, make_broker: MakeBroker
+    ) -> None:
+        broker = make_broker(heart_beat="100,0")
+        client = client_for(
+            broker.uri, heart_beat=(0, 100), heart_beat_thread=True, auto_reconnect=False
+        )
+        client.connect()
+        deadline = time.monotonic() + 3.0
+        while client.is_connected and time.monotonic() < deadline:
+            time.sleep(0.02)  # busy outside the client
+        assert not client.is_connected, "the thread dropped the silent broker"
+        assert _closed_by_client(broker.peers[0])
+        with pytest.raises(ConnectionLost, match="silent for"):
+            client.receive(timeout=0.1)
+        client.close()
+
     def test_a_busy_caller_does_not_take_a_beating_broker_for_dead(
         self, make_broker: MakeBroker
     ) -> None:
