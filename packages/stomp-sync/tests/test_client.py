@@ -139,6 +139,27 @@ class TestConnect:
         assert isinstance(info.value.__cause__.cause, ConnectionRefusedError)  # type: ignore[union-attr]
         assert not client.is_connected
 
+    def test_after_a_failed_connect_the_client_waits_for_the_next_connect(
+        self, make_broker: MakeBroker, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        port = closed_port()
+        client = client_for(once(f"tcp://127.0.0.1:{port}"))
+        with pytest.raises(ConnectFailed):
+            client.connect()
+        with pytest.raises(ClientError, match="call connect"):
+            client.receive(timeout=0.1)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, "stomp_sync"), pytest.raises(ConnectFailed):
+            client.connect()
+        assert f"cannot connect to tcp://127.0.0.1:{port}" in caplog.text, "tried again"
+        broker = make_broker()
+        client = client_for(f"failover:({broker.uri})?startupMaxReconnectAttempts=0")
+        client.connect()
+        client.disconnect()
+        client.connect()  # a second connect after a disconnect starts a new startup phase
+        assert client.is_connected
+        assert len(broker.peers) == 2
+
     def test_a_broker_that_never_answers_connect_times_out(self, make_broker: MakeBroker) -> None:
         broker = make_broker(answer_connect=False)
         client = client_for(once(broker.uri), connected_timeout=0.3)

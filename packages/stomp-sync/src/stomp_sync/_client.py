@@ -212,6 +212,7 @@ class Client:
         ):
             _check_timeout(name, value)
         self._uri = uri if isinstance(uri, FailoverUri) else FailoverUri.parse(uri)
+        self._rng = rng
         self._policy = ReconnectPolicy(self._uri, rng=rng)
         self._login = login
         self._passcode = passcode
@@ -307,6 +308,10 @@ class Client:
     def connect(self, *, timeout: float | None = None) -> Connected:
         """Connect through the failover policy and return the broker's CONNECTED.
 
+        Each call starts a fresh startup phase of the policy. When it fails, the client
+        stays disconnected (later calls raise :class:`ClientError` until the next
+        ``connect``); it never reconnects behind the caller's back.
+
         Args:
             timeout: Seconds allowed in all, over every attempt and delay; ``None`` lets
                 the policy decide (its ``startupMaxReconnectAttempts``; ActiveMQ's
@@ -328,10 +333,19 @@ class Client:
                 raise ClientError(msg)
             self._user_closed = False
             self._errors.clear()
+            # Every connect() is a fresh startup phase of the policy, with its own budget.
+            self._pending_attempt = None
+            self._policy = ReconnectPolicy(self._uri, rng=self._rng)
             deadline = None if timeout is None else time.monotonic() + timeout
-            connected = self._establish(deadline)
+            try:
+                connected = self._establish(deadline)
+            except BaseException:
+                self._user_closed = True  # no reconnecting behind the caller's back
+                self._pending_attempt = None
+                raise
             if connected is None:
                 assert timeout is not None
+                self._user_closed = True
                 raise WaitTimeout(f"connection through {self._uri}", timeout)
             if self._heart_beat_thread and self._beater is None:
                 self._start_beater()
