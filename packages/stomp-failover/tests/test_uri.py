@@ -198,6 +198,29 @@ class TestBrokerOptionsAndCredentials:
         (broker,) = FailoverUri.parse("failover:(ssl://h:1?vhost=a,serverHostname=b)").brokers
         assert dict(broker.options) == {"vhost": "a", "serverHostname": "b"}
 
+    def test_the_virtual_host_is_the_option_else_the_clients_else_the_host(self) -> None:
+        (own,) = FailoverUri.parse("tcp://h:1?vhost=%2F").brokers
+        (plain,) = FailoverUri.parse("tcp://h:1").brokers
+        assert own.virtual_host("client-vhost") == "/"
+        assert plain.virtual_host("client-vhost") == "client-vhost"
+        assert plain.virtual_host() == plain.virtual_host("") == "h"
+
+    def test_the_tls_server_name_is_the_option_else_the_clients_else_the_host(self) -> None:
+        (own,) = FailoverUri.parse("ssl://h:1?serverHostname=mq.example.com").brokers
+        (plain,) = FailoverUri.parse("ssl://h:1").brokers
+        assert own.server_name("client.example") == "mq.example.com"
+        assert plain.server_name("client.example") == "client.example"
+        assert plain.server_name() == "h"
+
+    def test_a_brokers_own_user_wins_over_the_clients_credentials(self) -> None:
+        (own,) = FailoverUri.parse("tcp://bob:s3@h:1").brokers
+        (user_only,) = FailoverUri.parse("tcp://bob@h:1").brokers
+        (plain,) = FailoverUri.parse("tcp://h:1").brokers
+        assert own.credentials("alice", "pw") == ("bob", "s3")
+        assert user_only.credentials("alice", "pw") == ("bob", None)
+        assert plain.credentials("alice", "pw") == ("alice", "pw")
+        assert plain.credentials() == (None, None)
+
     def test_credentials_are_percent_decoded(self) -> None:
         (broker,) = FailoverUri.parse("tcp://us%40er:p%40ss%3Aword@h:1").brokers
         assert (broker.username, broker.password) == ("us@er", "p@ss:word")

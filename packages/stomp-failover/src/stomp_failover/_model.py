@@ -178,6 +178,32 @@ class Broker:
         """``(host, port)``, ready for ``socket.create_connection``."""
         return (self.host, self.port)
 
+    def virtual_host(self, default: str | None = None) -> str:
+        """The STOMP ``host`` header for this broker.
+
+        Its ``vhost`` option, else *default* (the client's setting), else its host.
+        """
+        return self.options.get("vhost") or default or self.host
+
+    def server_name(self, default: str | None = None) -> str:
+        """The name TLS verifies and sends as SNI for this broker.
+
+        Its ``serverHostname`` option, else *default* (the client's setting), else its host.
+        """
+        return self.options.get("serverHostname") or default or self.host
+
+    def credentials(
+        self, login: str | None = None, passcode: str | None = None
+    ) -> tuple[str | None, str | None]:
+        """``(login, passcode)`` for this broker.
+
+        Its own ``user:password@`` when the URI gives a user, else the client's *login*
+        and *passcode*.
+        """
+        if self.username is not None:
+            return (self.username, self.password)
+        return (login, passcode)
+
     def __str__(self) -> str:
         host = f"[{self.host.replace('%', '%25')}]" if ":" in self.host else self.host
         user = ""

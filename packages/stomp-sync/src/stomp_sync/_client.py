@@ -1027,13 +1027,10 @@ class Client:
         self._receipts.clear()
         self._receipt_errors.clear()
         self._disconnect_confirmed = False
-        login = broker.username if broker.username is not None else self._login
-        passcode = broker.password if broker.username is not None else self._passcode
+        login, passcode = broker.credentials(self._login, self._passcode)
         data = self._session.connect(
             time.monotonic(),
-            host=broker.options.get(
-                "vhost", self._vhost if self._vhost is not None else broker.host
-            ),
+            host=broker.virtual_host(self._vhost),
             login=login,
             passcode=passcode,
         )

@@ -21,11 +21,6 @@ def default_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
 
 
-def server_hostname(broker: Broker) -> str:
-    """The name TLS verifies and sends as SNI: the ``serverHostname`` option, or the host."""
-    return broker.options.get("serverHostname", broker.host)
-
-
 def warn_if_unverified(context: ssl.SSLContext) -> None:
     """Log a warning when *context* does not verify the broker (an explicit opt-out)."""
     if context.verify_mode is ssl.CERT_NONE:
@@ -47,7 +42,7 @@ def open_socket(
 
     Args:
         broker: Where to connect; ``ssl`` brokers get TLS with SNI and verification
-            of the name :func:`server_hostname` gives.
+            of the name :meth:`Broker.server_name <stomp_failover.Broker.server_name>` gives.
         timeout: Seconds allowed for the TCP connection, and again for the TLS handshake.
         ssl_context: The TLS context (:func:`default_ssl_context` when None).
 
@@ -66,7 +61,7 @@ def open_socket(
             context = default_ssl_context() if ssl_context is None else ssl_context
             sock.settimeout(timeout)
             try:
-                sock = context.wrap_socket(sock, server_hostname=server_hostname(broker))
+                sock = context.wrap_socket(sock, server_hostname=broker.server_name())
             except TimeoutError as exc:
                 raise WaitTimeout(f"TLS handshake with {broker}", timeout) from exc
         sock.setblocking(False)

@@ -457,12 +457,9 @@ class Client:
 
     def _connect_settings(self, broker: Broker) -> dict[str, str | None]:
         """The CONNECT overrides for *broker*: its vhost and its own credentials, if any."""
-        settings: dict[str, str | None] = {
-            "host": broker.options.get("vhost") or self._vhost or broker.host
-        }
+        settings: dict[str, str | None] = {"host": broker.virtual_host(self._vhost)}
         if broker.username is not None:
-            settings["login"] = broker.username
-            settings["passcode"] = broker.password
+            settings["login"], settings["passcode"] = broker.credentials()
         return settings
 
     def _factory_for(self, broker: Broker, connection: _Connection) -> object:
@@ -470,7 +467,7 @@ class Client:
         if broker.scheme == "tcp":
             return factory
         options = self._tls or TlsOptions()
-        hostname = broker.options.get("serverHostname") or options.server_hostname or broker.host
+        hostname = broker.server_name(options.server_hostname)
         creator = connection_creator(options, hostname)
         # The clock matters: TLS aggregates small writes with callLater on it.
         return TLSMemoryBIOFactory(creator, True, factory, clock=self._reactor)  # type: ignore[arg-type]
