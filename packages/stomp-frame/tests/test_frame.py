@@ -117,6 +117,27 @@ class TestFrameConstruction:
         with pytest.raises(InvalidFrame, match="header"):
             Frame("SEND", headers)  # type: ignore[arg-type]
 
+    @pytest.mark.parametrize(
+        ("headers", "said"),
+        [
+            ({"passcode": "s3cret", "n": 5}, "the value of header 'n' is an int"),
+            ([("passcode", "s3cret"), ("n", 5)], "the value of header 'n' is an int"),
+            ([("passcode", "s3cret"), (b"n", "s3cret")], "the name of header 1 is a bytes"),
+            ([("passcode", "s3cret", "s3cret")], "header 0 has 3 items, not 2"),
+            ((p for p in [("passcode", "s3cret"), ["s3cret"]]), "header 1 has 1 item, not 2"),
+            ([("passcode", "s3cret"), "s3"], "header 1 is a str"),
+            (5, "got an int"),
+        ],
+        ids=["dict", "pairs", "name", "triple", "generator", "string", "not iterable"],
+    )
+    def test_a_header_error_says_which_header_but_never_a_value(
+        self, headers: object, said: str
+    ) -> None:
+        with pytest.raises(InvalidFrame) as refused:
+            Frame("CONNECT", headers)  # type: ignore[arg-type]
+        assert said in str(refused.value)
+        assert "s3" not in str(refused.value)
+
     def test_named_tuple_pairs_are_accepted(self) -> None:
         frame = Frame("SEND", [Header("destination", "/queue/a"), Header("x", "1")])
         assert frame.headers == (("destination", "/queue/a"), ("x", "1"))
@@ -182,12 +203,14 @@ class TestFrameConstruction:
 class TestFrameImmutability:
     def test_attributes_cannot_be_assigned(self) -> None:
         frame = Frame("SEND", {"a": "1"}, b"x")
-        with pytest.raises(dataclasses.FrozenInstanceError):
+        with pytest.raises(AttributeError, match="command"):
             frame.command = "ACK"  # type: ignore[misc]
-        with pytest.raises(dataclasses.FrozenInstanceError):
+        with pytest.raises(AttributeError, match="body"):
             frame.body = b"y"  # type: ignore[misc]
-        with pytest.raises(dataclasses.FrozenInstanceError):
+        with pytest.raises(AttributeError, match="headers"):
             frame.headers = ()  # type: ignore[misc]
+        with pytest.raises(AttributeError, match="command"):
+            del frame.command
         assert frame == Frame("SEND", {"a": "1"}, b"x")
 
     def test_new_attributes_cannot_be_added(self) -> None:
@@ -237,6 +260,18 @@ class TestFrameEqualityAndHashing:
     def test_header_order_matters_for_equality(self) -> None:
         assert Frame("SEND", [("a", "1"), ("b", "2")]) != Frame("SEND", [("b", "2"), ("a", "1")])
 
+    def test_a_frame_is_not_equal_to_its_parts(self) -> None:
+        frame = Frame("SEND", {"a": "1"}, b"x")
+        assert frame != ("SEND", (("a", "1"),), b"x")
+        assert frame.__eq__(("SEND", (("a", "1"),), b"x")) is NotImplemented
+
+    def test_frames_match_class_patterns_by_position(self) -> None:
+        match Frame("SEND", {"a": "1"}, b"x"):
+            case Frame("SEND", headers, body):
+                assert (headers, body) == ((("a", "1"),), b"x")
+            case _:  # pragma: no cover - the test fails here
+                pytest.fail("the frame did not match Frame(command, headers, body)")
+
     def test_frames_can_be_dict_keys(self) -> None:
         table = {Frame("SEND", {"a": "1"}): "first"}
         assert table[Frame("SEND", {"a": "1"})] == "first"
@@ -245,9 +280,10 @@ class TestFrameEqualityAndHashing:
         "frame",
         [
             Frame("SEND", [("a", "1"), ("a", "2"), ("b", "")], b"x"),
+            Frame("SEND", {"a": "1", "b": ""}, b"x"),
             Parser(Version.V1_2).feed(b"MESSAGE\na:1\na:2\nb\\cc:d\n\nx\x00")[0],
         ],
-        ids=["built", "parsed"],
+        ids=["built", "built from a dict", "parsed"],
     )
     def test_frames_survive_pickle_and_copy(self, frame: Frame) -> None:
         for twin in (pickle.loads(pickle.dumps(frame)), copy.copy(frame), copy.deepcopy(frame)):

@@ -518,6 +518,32 @@ def test_fast_and_general_serializing_agree(version: Version, frame: Frame) -> N
     assert outcome(serialize) == outcome(serialize_generally)
 
 
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+@properties
+@given(frame=frames_to_write() | frames(Version.V1_2) | frames(Version.V1_0))
+def test_a_frame_built_from_a_dict_is_the_frame_built_from_its_pairs(
+    version: Version, frame: Frame
+) -> None:
+    # A dict holds no repeated names, and its frame makes its pairs only when asked:
+    # serialize it before anything asks, so that the serializer sees it unmade.
+    pairs = tuple(frame.header_dict().items())
+    mapped = Frame(frame.command, dict(pairs), frame.body)
+    listed = Frame(frame.command, pairs, frame.body)
+
+    def outcome(write: Callable[[Frame, Version], bytes], which: Frame) -> bytes | str:
+        try:
+            return write(which, version)
+        except InvalidFrame as refused:
+            return str(refused)
+
+    written = outcome(serialize, mapped)
+    assert written == outcome(serialize, listed) == outcome(serialize_generally, mapped)
+    assert mapped == listed
+    assert hash(mapped) == hash(listed)
+    assert mapped.headers == pairs
+    assert mapped.header_dict() == listed.header_dict()
+
+
 # The same agreement on chosen inputs, each a way for a frame to be unusual or wrong, in
 # every chunking and under tight limits: examples a random search may take long to find.
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from operator import countOf
-from typing import Any, Final, overload
+from dataclasses import dataclass
+from operator import attrgetter, countOf
+from typing import TYPE_CHECKING, Any, Final, overload
 
 from stomp_frame._errors import InvalidFrame
 from stomp_frame._version import COMMANDS
@@ -28,7 +28,6 @@ _join_pair = _NAME.join
 _join_lines = _LINE.join
 
 
-@dataclass(frozen=True, slots=True, init=False, repr=False)
 class Frame:
     """A STOMP frame: a command, ordered headers and a binary body.
 
@@ -52,13 +51,18 @@ class Frame:
             wrong type, or a header name is empty.
     """
 
-    command: str
-    headers: HeaderPairs
-    """The headers, in wire order, repeated names included."""
-    body: bytes
-    _first: dict[str, str] = field(compare=False, hash=False)
+    # Plain slots behind read-only properties: stores in __init__ are then plain stores,
+    # the cheapest there are, and the properties refuse assignment from outside.
+    __slots__ = ("_body", "_command", "_first", "_headers", "_joined")
+    __match_args__ = ("command", "headers", "body")
+
+    _command: str
+    _headers: HeaderPairs | None
+    """The pairs; None for a frame built from a dict until they are asked for."""
+    _body: bytes
+    _first: dict[str, str]
     """The first value of each name (the lookup table of get, has and the serializer)."""
-    _joined: str | None = field(compare=False, hash=False)
+    _joined: str | None
     """Names and values joined with _NAME and _LINE, for the serializer (None when parsed)."""
 
     def __init__(
@@ -71,38 +75,66 @@ class Frame:
             msg = f"unknown STOMP command {command!r}"
             raise InvalidFrame(msg)
         kind = type(headers)
-        if kind is list or kind is tuple:
-            pairs: HeaderPairs = tuple(headers)  # type: ignore[arg-type]
-            if countOf(map(type, pairs), tuple) != len(pairs):
-                pairs = _pairs(headers)  # lists, named tuples, or not pairs at all
-        elif kind is dict:
-            pairs = tuple(headers.items())  # type: ignore[union-attr]
+        pairs: HeaderPairs | None
+        if kind is dict:
+            # The common case: the names are unique, so the copy is the first-wins index,
+            # and the pairs are its items, made when first asked for.
+            first: dict[str, str] = headers.copy()  # type: ignore[union-attr]
+            pairs = None
+            try:
+                # The joins check that names and values are str, and leave the text
+                # the serializer escapes.
+                joined = _join_lines(map(_join_pair, first.items()))
+            except TypeError as exc:
+                raise InvalidFrame(_not_pairs(first.items())) from exc
         else:
-            pairs = _pairs(headers)
-        try:
-            # dict() checks that every pair has two items and gives the first-wins index;
-            # the joins check that they are str and leave the text the serializer escapes.
-            first = dict(pairs)
-            joined = _join_lines(map(_join_pair, pairs))
-        except (TypeError, ValueError) as exc:
-            raise InvalidFrame(_not_pairs(headers)) from exc
-        if len(first) != len(pairs):
-            first = _first_wins(pairs)
+            if kind is list or kind is tuple:
+                pairs = tuple(headers)  # type: ignore[arg-type]
+                if countOf(map(type, pairs), tuple) != len(pairs):
+                    pairs = _pairs(headers)  # lists, named tuples, or not pairs at all
+            else:
+                pairs = _pairs(headers)
+            try:
+                # dict() checks that every pair has two items and gives the first-wins
+                # index; the joins check that they are str (as above).
+                first = dict(pairs)
+                joined = _join_lines(map(_join_pair, pairs))
+            except (TypeError, ValueError) as exc:
+                raise InvalidFrame(_not_pairs(pairs)) from exc
+            if len(first) != len(pairs):
+                first = _first_wins(pairs)
         if "" in first:
             msg = "a header name must not be empty"
             raise InvalidFrame(msg)
         if type(body) is not bytes:
-            given: object = body
-            if not isinstance(given, (bytes, bytearray, memoryview)):
-                msg = f"the body must be bytes, got {type(given).__name__}"
-                raise InvalidFrame(msg)
-            if not isinstance(given, bytes):
-                body = bytes(given)
-        _set_command(self, command)
-        _set_headers(self, pairs)
-        _set_body(self, body)
-        _set_first(self, first)
-        _set_joined(self, joined)
+            body = _bytes_body(body)
+        self._command = command
+        self._headers = pairs
+        self._body = body
+        self._first = first
+        self._joined = joined
+
+    if TYPE_CHECKING:
+
+        @property
+        def command(self) -> str:
+            """The command, such as ``SEND`` or ``MESSAGE``."""
+
+        @property
+        def body(self) -> bytes:
+            """The body, possibly empty."""
+
+    else:
+        command = property(attrgetter("_command"), doc="The command, such as ``SEND``.")
+        body = property(attrgetter("_body"), doc="The body, possibly empty.")
+
+    @property
+    def headers(self) -> HeaderPairs:
+        """The headers as ``(name, value)`` pairs, in wire order, repeated names included."""
+        pairs = self._headers
+        if pairs is None:
+            pairs = self._headers = tuple(self._first.items())
+        return pairs
 
     @overload
     def get(self, name: str) -> str | None: ...
@@ -124,26 +156,45 @@ class Frame:
         """Return the headers as a new ``dict``, the first occurrence of a name winning."""
         return dict(self._first)
 
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        that: Frame = other
+        return (
+            self._command == that._command
+            and self._body == that._body
+            and self.headers == that.headers
+        )
+
+    def __hash__(self) -> int:
+        return hash((self._command, self.headers, self._body))
+
+    def __reduce__(self) -> tuple[type[Frame], tuple[str, HeaderPairs, bytes]]:
+        return (self.__class__, (self._command, self.headers, self._body))
+
     def __repr__(self) -> str:
         shown = tuple(
             (name, "***" if name in REDACTED_HEADERS else value) for name, value in self.headers
         )
-        body = self.body
+        body = self._body
         if len(body) > _REPR_BODY_LIMIT:
             body_repr = f"{body[:_REPR_BODY_LIMIT]!r}... ({len(body)} bytes)"
         else:
             body_repr = repr(body)
-        return f"Frame({self.command!r}, {shown!r}, {body_repr})"
+        return f"Frame({self._command!r}, {shown!r}, {body_repr})"
 
 
-# The slot descriptors, to fill a frozen instance without the cost of __setattr__.
-_slots: Any = Frame.__dict__
-_set_command = _slots["command"].__set__
-_set_headers = _slots["headers"].__set__
-_set_body = _slots["body"].__set__
-_set_first = _slots["_first"].__set__
-_set_joined = _slots["_joined"].__set__
 _new = object.__new__
+
+
+def _bytes_body(body: object) -> bytes:
+    """The body as ``bytes``: a ``bytes`` subclass kept, ``bytearray`` and views copied."""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    msg = f"the body must be bytes, got {type(body).__name__}"
+    raise InvalidFrame(msg)
 
 
 def _first_wins(pairs: HeaderPairs) -> dict[str, str]:
@@ -158,34 +209,54 @@ def _first_wins(pairs: HeaderPairs) -> dict[str, str]:
 def _pairs(headers: object) -> HeaderPairs:
     """The header pairs of anything but a list or tuple of tuples, or a dict."""
     source: Any = headers
+    if isinstance(source, Mapping):
+        return tuple(source.items())
     try:
-        if isinstance(source, Mapping):
-            return tuple(source.items())
         pairs = tuple(source)
-        if not all(issubclass(kind, (tuple, list)) for kind in set(map(type, pairs))):
-            raise TypeError
-        return tuple(map(tuple, pairs))
     except TypeError as exc:
-        raise InvalidFrame(_not_pairs(headers)) from exc
+        msg = f"{_PAIRS_WANTED}, got {_kind(headers)}"
+        raise InvalidFrame(msg) from exc
+    if not all(issubclass(kind, (tuple, list)) for kind in set(map(type, pairs))):
+        raise InvalidFrame(_not_pairs(pairs))
+    return tuple(map(tuple, pairs))
 
 
-def _not_pairs(headers: object) -> str:
-    return f"headers must be (str, str) pairs, got {_describe(headers)}"
+_PAIRS_WANTED: Final = "headers must be a mapping or (str, str) pairs"
 
 
-def _describe(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+def _not_pairs(pairs: Iterable[object]) -> str:
+    """Say which header is wrong and how, by its position, name and type, never its value.
+
+    A value may be a passcode, and error messages end up in logs.
+    """
+    for index, pair in enumerate(pairs):
+        if not isinstance(pair, (tuple, list)):
+            return f"{_PAIRS_WANTED}: header {index} is {_kind(pair)}"
+        if len(pair) != 2:
+            items = "1 item" if len(pair) == 1 else f"{len(pair)} items"
+            return f"{_PAIRS_WANTED}: header {index} has {items}, not 2"
+        name, value = pair
+        if not isinstance(name, str):
+            return f"{_PAIRS_WANTED}: the name of header {index} is {_kind(name)}"
+        if not isinstance(value, str):
+            return f"{_PAIRS_WANTED}: the value of header {name!r} is {_kind(value)}"
+    return _PAIRS_WANTED  # pragma: no cover - called only when a pair is wrong
+
+
+def _kind(value: object) -> str:
+    """A value's type, with its article: what an error may say of a value."""
+    kind = type(value).__name__
+    return f"an {kind}" if kind[:1].lower() in "aeiou" else f"a {kind}"
 
 
 def _trusted_frame(command: str, pairs: HeaderPairs, first: dict[str, str], body: bytes) -> Frame:
     """Build a frame from values the parser has already validated (no checks, no copies)."""
     frame: Frame = _new(Frame)
-    _set_command(frame, command)
-    _set_headers(frame, pairs)
-    _set_body(frame, body)
-    _set_first(frame, first)
-    _set_joined(frame, None)
+    frame._command = command
+    frame._headers = pairs
+    frame._body = body
+    frame._first = first
+    frame._joined = None
     return frame
 
 

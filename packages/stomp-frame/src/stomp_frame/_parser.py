@@ -15,11 +15,6 @@ from stomp_frame._frame import (
     Limits,
     _first_wins,
     _new,
-    _set_body,
-    _set_command,
-    _set_first,
-    _set_headers,
-    _set_joined,
     _trusted_frame,
 )
 from stomp_frame._version import BODY_COMMANDS, COMMANDS, UNESCAPED_COMMANDS, Version
@@ -344,11 +339,11 @@ class Parser:
             return self._next_event()
         self._pos = stop + 1
         frame: Frame = _new(Frame)
-        _set_command(frame, command)
-        _set_headers(frame, pairs)
-        _set_body(frame, buf[start:stop])
-        _set_first(frame, first)
-        _set_joined(frame, None)
+        frame._command = command
+        frame._headers = pairs
+        frame._body = buf[start:stop]
+        frame._first = first
+        frame._joined = None
         return frame
 
     def _next_event(self) -> Frame | HeartBeat | None:

@@ -52,9 +52,11 @@ def serialize(frame: Frame, version: Version) -> bytes:
     if version.__class__ is not Version:
         msg = f"version must be a stomp_frame.Version, got {version!r}"
         raise TypeError(msg)
-    command = frame.command
+    command = frame._command
     if version is _V1_0 or command in UNESCAPED_COMMANDS:
         return _slow(frame, version)
+    pairs = frame._headers
+    first = frame._first
     joined = frame._joined
     if joined is None:  # a parsed frame
         joined = _join_lines(map(_join_pair, frame.headers))
@@ -63,7 +65,8 @@ def serialize(frame: Frame, version: Version) -> bytes:
         text = joined.encode()
     except UnicodeEncodeError:
         return _slow(frame, version)
-    if len(text) - len(joined) != 2 * len(frame.headers) - 1 or _NUL in text:
+    count = len(first) if pairs is None else len(pairs)  # None: built from a dict
+    if len(text) - len(joined) != 2 * count - 1 or _NUL in text:
         return _slow(frame, version)
     if _BACKSLASH in text:
         text = text.replace(b"\\", b"\\\\")
@@ -75,8 +78,8 @@ def serialize(frame: Frame, version: Version) -> bytes:
         if version is _V1_1:
             return _slow(frame, version)
         text = text.replace(b"\r", b"\\r")
-    body = frame.body
-    length = frame._first.get("content-length")
+    body = frame._body
+    length = first.get("content-length")
     if (_NUL in body if length is None else length != str(len(body))) or (
         body and command not in BODY_COMMANDS
     ):
