@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+from typing import NamedTuple
+
 import pytest
 
 import stomp_commands as sc
@@ -19,6 +22,11 @@ def roundtrip(frame: Frame, version: Version) -> Frame:
     result = parsed[0]
     assert isinstance(result, Frame)
     return result
+
+
+class Pair(NamedTuple):
+    name: str
+    value: str
 
 
 def message(version: Version, **headers: str) -> sc.MessageInfo:
@@ -108,6 +116,15 @@ class TestConnect:
             sc.connect(host="/", passcode=12345)  # type: ignore[arg-type]
         assert "12345" not in str(info.value)
 
+    def test_a_non_str_extra_header_value_is_refused_without_showing_it(self) -> None:
+        with pytest.raises(LocalCommandError, match=r"CONNECT.*'token'") as info:
+            sc.connect(host="/", headers={"token": 987654321})  # type: ignore[arg-type]
+        assert "987654321" not in str(info.value)
+
+    def test_a_line_feed_in_an_extra_header_is_refused_for_any_version(self) -> None:
+        with pytest.raises(LocalCommandError, match="never escaped"):
+            sc.connect(host="/", versions=(Version.V1_2,), headers=[("note", "a\nb")])
+
 
 class TestSend:
     @pytest.mark.parametrize("version", ALL)
@@ -180,6 +197,94 @@ class TestSend:
         with pytest.raises(LocalCommandError):
             sc.send(Version.V1_2, "/queue/a", headers=headers)  # type: ignore[arg-type]
 
+    def test_headers_that_are_neither_a_mapping_nor_pairs_are_refused(self) -> None:
+        with pytest.raises(
+            LocalCommandError, match=r"mapping or \(name, value\) pairs, got an int"
+        ):
+            sc.send(Version.V1_2, "/queue/a", headers=42)  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize(
+        "headers",
+        [{"a": "s3cret", "priority": 987654321}, [("a", "s3cret"), ("priority", 987654321)]],
+        ids=["mapping", "pairs"],
+    )
+    def test_a_non_str_header_value_is_refused_without_showing_it(self, headers: object) -> None:
+        with pytest.raises(LocalCommandError, match=r"SEND headers.*'priority' is an int") as info:
+            sc.send(Version.V1_2, "/queue/a", headers=headers)  # type: ignore[arg-type]
+        assert "987654321" not in str(info.value)
+        assert "s3cret" not in str(info.value)
+        assert info.value.__cause__ is None
+
+    @pytest.mark.parametrize(
+        ("headers", "said"),
+        [
+            ({"a": "s3cret", 7: "s3cret"}, "the name of header 1 is an int"),
+            ([("a", "s3cret"), ("b",)], "header 1 has 1 item, not 2"),
+            ([("a", "s3cret"), "ab"], "header 1 is a str"),
+            (MappingProxyType({"": "s3cret"}), "name must not be empty"),
+        ],
+        ids=["mapping-name", "pairs-shape", "pairs-str", "mapping-empty-name"],
+    )
+    def test_a_bad_header_is_named_by_its_place_among_the_extra_headers(
+        self, headers: object, said: str
+    ) -> None:
+        with pytest.raises(LocalCommandError, match="invalid SEND headers") as info:
+            sc.send(Version.V1_2, "/queue/a", headers=headers)  # type: ignore[arg-type]
+        assert said in str(info.value)
+        assert "s3cret" not in str(info.value)
+
+    def test_a_list_is_not_a_header_pair(self) -> None:
+        with pytest.raises(LocalCommandError, match="header 1 is of type list, not a"):
+            sc.send(Version.V1_2, "/queue/a", headers=[("a", "1"), ["b", "2"]])  # type: ignore[list-item]
+
+    def test_named_tuples_are_header_pairs(self) -> None:
+        frame = sc.send(Version.V1_2, "/queue/a", headers=[Pair("x", "1"), Pair("x", "2")])
+        assert frame.get_all("x") == ("1", "2")
+        assert all(type(pair) is tuple for pair in frame.headers)
+
+    @pytest.mark.parametrize("version", ALL)
+    def test_a_mapping_and_pairs_give_equal_frames(self, version: Version) -> None:
+        extra = {"content-type": "text/plain", "persistent": "true", "priority": "4"}
+        frames = [
+            sc.send(version, "/queue/a", b"hi", headers=given, transaction="t", receipt="r")
+            for given in (extra, MappingProxyType(extra), list(extra.items()), iter(extra.items()))
+        ]
+        assert frames[0].headers == (
+            ("destination", "/queue/a"),
+            ("content-length", "2"),
+            ("transaction", "t"),
+            ("receipt", "r"),
+            ("content-type", "text/plain"),
+            ("persistent", "true"),
+            ("priority", "4"),
+        )
+        assert all(frame == frames[0] for frame in frames)
+        assert all(roundtrip(frame, version) == frames[0] for frame in frames)
+
+    @pytest.mark.parametrize("name", ["destination", "content-length", "receipt", "transaction"])
+    def test_reserved_names_in_extra_pairs_are_refused(self, name: str) -> None:
+        with pytest.raises(
+            LocalCommandError, match=f"the '{name}' header of SEND .* own parameter"
+        ):
+            sc.send(Version.V1_2, "/queue/a", headers=[("x", "1"), (name, "2")])
+
+    @pytest.mark.parametrize(
+        ("version", "value", "said"),
+        [
+            (Version.V1_0, "two\nlines", "STOMP 1.0 cannot escape"),
+            (Version.V1_1, "a\rb", "carriage return"),
+        ],
+    )
+    def test_extra_pairs_are_checked_for_the_version(
+        self, version: Version, value: str, said: str
+    ) -> None:
+        with pytest.raises(LocalCommandError, match=said):
+            sc.send(version, "/queue/a", headers=[("note", "ok"), ("note", value)])
+
+    def test_a_non_str_destination_is_refused(self) -> None:
+        with pytest.raises(LocalCommandError, match="destination of SEND must be a str"):
+            sc.send(Version.V1_2, b"/queue/a")  # type: ignore[arg-type]
+
 
 class TestSubscribe:
     @pytest.mark.parametrize("version", ALL)
@@ -215,6 +320,10 @@ class TestSubscribe:
     def test_reserved_names_in_extra_headers_are_refused(self, name: str) -> None:
         with pytest.raises(LocalCommandError, match="own parameter"):
             sc.subscribe(Version.V1_2, "/queue/a", id="s", headers={name: "x"})
+
+    def test_a_non_str_extra_header_is_refused_naming_subscribe(self) -> None:
+        with pytest.raises(LocalCommandError, match=r"invalid SUBSCRIBE headers.*'prefetch'"):
+            sc.subscribe(Version.V1_2, "/queue/a", id="s", headers={"prefetch": 10})  # type: ignore[arg-type]
 
 
 class TestUnsubscribe:

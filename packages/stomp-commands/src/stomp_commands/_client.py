@@ -10,8 +10,8 @@ from stomp_commands._common import (
     ALL_VERSIONS,
     AckMode,
     Headers,
+    build_frame,
     check_headers,
-    extra_headers,
 )
 from stomp_commands._errors import LocalCommandError
 from stomp_commands._server import MessageInfo, read_message
@@ -34,6 +34,11 @@ __all__ = [
 _CONNECT_RESERVED: Final = frozenset({"accept-version", "host", "login", "passcode", "heart-beat"})
 _SEND_RESERVED: Final = frozenset({"destination", "content-length", "receipt", "transaction"})
 _SUBSCRIBE_RESERVED: Final = frozenset({"destination", "id", "ack", "receipt"})
+
+# Module constants: reading a member off the enum class costs more than a global.
+_V1_0: Final = Version.V1_0
+_V1_1: Final = Version.V1_1
+_V1_2: Final = Version.V1_2
 
 
 def connect(
@@ -82,23 +87,22 @@ def connect(
         msg = "the STOMP frame exists from STOMP 1.1; offer 1.1 or later, or use CONNECT"
         raise LocalCommandError(msg)
     cx, cy = _heart_beat_pair(heart_beat)
-    pairs: list[tuple[str, str]] = []
+    fields: dict[str, str] = {}
     if offered != (Version.V1_0,):
-        pairs.append(("accept-version", ",".join(v.value for v in offered)))
-    pairs.append(("host", _text("host", host, command)))
+        fields["accept-version"] = ",".join(v.value for v in offered)
+    fields["host"] = _text("host", host, command)
     if login is not None:
-        pairs.append(("login", _text("login", login, command)))
+        fields["login"] = _text("login", login, command)
     if passcode is not None:
         secret: object = passcode
         if not isinstance(secret, str):
             msg = f"the passcode of {command} must be a str, got a {type(secret).__name__}"
             raise LocalCommandError(msg)
-        pairs.append(("passcode", passcode))
+        fields["passcode"] = passcode
     if offered != (Version.V1_0,):
-        pairs.append(("heart-beat", f"{cx},{cy}"))
-    pairs += extra_headers(command, headers, _CONNECT_RESERVED)
-    check_headers(command, Version.V1_0, pairs)
-    return Frame(command, pairs)
+        fields["heart-beat"] = f"{cx},{cy}"
+    # CONNECT is never escaped, whatever the version: check it as 1.0.
+    return build_frame(command, Version.V1_0, fields, headers, _CONNECT_RESERVED)
 
 
 def send(
@@ -128,24 +132,21 @@ def send(
         LocalCommandError: an empty destination, a NUL in the body without
             ``content_length``, or a header *version* cannot carry.
     """
-    pairs = [("destination", _text("destination", destination, "SEND"))]
+    fields = {"destination": _text("destination", destination, "SEND")}
     given: object = body
     if not isinstance(given, bytes):
         msg = f"the SEND body must be bytes, got a {type(given).__name__}"
         raise LocalCommandError(msg)
     if content_length:
-        pairs.append(("content-length", str(len(body))))
+        fields["content-length"] = str(len(body))
     elif b"\0" in body:
         msg = "the SEND body contains a NUL byte, which needs content_length=True"
         raise LocalCommandError(msg)
     if transaction is not None:
-        pairs.append(("transaction", _text("transaction", transaction, "SEND")))
+        fields["transaction"] = _text("transaction", transaction, "SEND")
     if receipt is not None:
-        pairs.append(("receipt", _text("receipt", receipt, "SEND")))
-    if headers is not None:
-        pairs += extra_headers("SEND", headers, _SEND_RESERVED)
-    check_headers("SEND", version, pairs)
-    return Frame("SEND", pairs, body)
+        fields["receipt"] = _text("receipt", receipt, "SEND")
+    return build_frame("SEND", version, fields, headers, _SEND_RESERVED, body=body)
 
 
 def subscribe(
@@ -175,26 +176,23 @@ def subscribe(
         LocalCommandError: no *id* on 1.1+, an unknown ack mode or one *version*
             lacks, or a header *version* cannot carry.
     """
-    pairs = [("destination", _text("destination", destination, "SUBSCRIBE"))]
+    fields = {"destination": _text("destination", destination, "SUBSCRIBE")}
     if id is None:
         if version is not Version.V1_0:
             msg = f'SUBSCRIBE needs an id in STOMP {version} ("the id header MUST be included")'
             raise LocalCommandError(msg)
     else:
-        pairs.append(("id", _text("id", id, "SUBSCRIBE")))
+        fields["id"] = _text("id", id, "SUBSCRIBE")
     if ack not in ACK_MODES:
         msg = f"ack must be one of 'auto', 'client', 'client-individual', got {ack!r}"
         raise LocalCommandError(msg)
     if ack == "client-individual" and version is Version.V1_0:
         msg = "the ack mode 'client-individual' exists from STOMP 1.1"
         raise LocalCommandError(msg)
-    pairs.append(("ack", ack))
+    fields["ack"] = ack
     if receipt is not None:
-        pairs.append(("receipt", _text("receipt", receipt, "SUBSCRIBE")))
-    if headers is not None:
-        pairs += extra_headers("SUBSCRIBE", headers, _SUBSCRIBE_RESERVED)
-    check_headers("SUBSCRIBE", version, pairs)
-    return Frame("SUBSCRIBE", pairs)
+        fields["receipt"] = _text("receipt", receipt, "SUBSCRIBE")
+    return build_frame("SUBSCRIBE", version, fields, headers, _SUBSCRIBE_RESERVED)
 
 
 def unsubscribe(
@@ -221,17 +219,17 @@ def unsubscribe(
         msg = "UNSUBSCRIBE needs exactly one of id and destination"
         raise LocalCommandError(msg)
     if id is not None:
-        pairs = [("id", _text("id", id, "UNSUBSCRIBE"))]
+        fields = {"id": _text("id", id, "UNSUBSCRIBE")}
     else:
         if version is not Version.V1_0:
             msg = f"UNSUBSCRIBE needs an id in STOMP {version}; by destination is 1.0 only"
             raise LocalCommandError(msg)
         assert destination is not None
-        pairs = [("destination", _text("destination", destination, "UNSUBSCRIBE"))]
+        fields = {"destination": _text("destination", destination, "UNSUBSCRIBE")}
     if receipt is not None:
-        pairs.append(("receipt", _text("receipt", receipt, "UNSUBSCRIBE")))
-    check_headers("UNSUBSCRIBE", version, pairs)
-    return Frame("UNSUBSCRIBE", pairs)
+        fields["receipt"] = _text("receipt", receipt, "UNSUBSCRIBE")
+    check_headers("UNSUBSCRIBE", version, fields)
+    return Frame("UNSUBSCRIBE", fields)
 
 
 def ack(
@@ -279,7 +277,7 @@ def nack(
             answers ERROR), or as for :func:`ack`.
         RemoteCommandError: *message* is a raw frame that is not a valid MESSAGE.
     """
-    if version is Version.V1_0:
+    if version is _V1_0:
         msg = "NACK does not exist in STOMP 1.0 (it was added in 1.1)"
         raise LocalCommandError(msg)
     return _acknowledge("NACK", version, message, transaction, receipt)
@@ -293,27 +291,27 @@ def _acknowledge(
     receipt: str | None,
 ) -> Frame:
     info = message if isinstance(message, MessageInfo) else read_message(message, version)
-    if version is Version.V1_2:
+    if version is _V1_2:
         if info.ack_id is None:
             msg = (
                 f"this message has no 'ack' header, so STOMP 1.2 cannot {command} it "
                 "(the server adds one only for client and client-individual subscriptions)"
             )
             raise LocalCommandError(msg)
-        pairs = [("id", info.ack_id)]
-    elif version is Version.V1_1:
+        fields = {"id": info.ack_id}
+    elif version is _V1_1:
         if info.subscription is None:
             msg = f"this message has no 'subscription' header, which a STOMP 1.1 {command} needs"
             raise LocalCommandError(msg)
-        pairs = [("subscription", info.subscription), ("message-id", info.message_id)]
+        fields = {"subscription": info.subscription, "message-id": info.message_id}
     else:
-        pairs = [("message-id", info.message_id)]
+        fields = {"message-id": info.message_id}
     if transaction is not None:
-        pairs.append(("transaction", _text("transaction", transaction, command)))
+        fields["transaction"] = _text("transaction", transaction, command)
     if receipt is not None:
-        pairs.append(("receipt", _text("receipt", receipt, command)))
-    check_headers(command, version, pairs)
-    return Frame(command, pairs)
+        fields["receipt"] = _text("receipt", receipt, command)
+    check_headers(command, version, fields)
+    return Frame(command, fields)
 
 
 def begin(version: Version, transaction: str, *, receipt: str | None = None) -> Frame:
@@ -352,9 +350,9 @@ def disconnect(version: Version, *, receipt: str | None = None) -> Frame:
     Raises:
         LocalCommandError: a receipt id *version* cannot carry.
     """
-    pairs = [] if receipt is None else [("receipt", _text("receipt", receipt, "DISCONNECT"))]
-    check_headers("DISCONNECT", version, pairs)
-    return Frame("DISCONNECT", pairs)
+    fields = {} if receipt is None else {"receipt": _text("receipt", receipt, "DISCONNECT")}
+    check_headers("DISCONNECT", version, fields)
+    return Frame("DISCONNECT", fields)
 
 
 def heart_beat() -> bytes:
@@ -365,11 +363,11 @@ def heart_beat() -> bytes:
 def _transaction_frame(
     command: str, version: Version, transaction: str, receipt: str | None
 ) -> Frame:
-    pairs = [("transaction", _text("transaction", transaction, command))]
+    fields = {"transaction": _text("transaction", transaction, command)}
     if receipt is not None:
-        pairs.append(("receipt", _text("receipt", receipt, command)))
-    check_headers(command, version, pairs)
-    return Frame(command, pairs)
+        fields["receipt"] = _text("receipt", receipt, command)
+    check_headers(command, version, fields)
+    return Frame(command, fields)
 
 
 def _text(name: str, value: object, command: str) -> str:
