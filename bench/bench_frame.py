@@ -5,7 +5,8 @@ Workloads (issue: "Speed and memory"):
              content-length, fed in 16 KiB chunks;
   serialize  100,000 SEND frames with 10 headers (one needing escaping) and a 100-byte body,
              each frame built from the same dict of headers (what stomp.py and stompest take),
-             and, for stomp-frame, also from a list of pairs;
+             and, for stomp-frame, also from a list of pairs and through stomp-commands'
+             send(), which adds content-length and checks the headers for the version;
   large      10 frames with 1 MiB bodies (fed in 16 KiB chunks);
   memory     peak RSS growth while parsing a 1 GiB stream fed in 64 KiB chunks (stomp-frame only).
 
@@ -154,6 +155,20 @@ def serialize_ours_pairs(count: int) -> int:
     return total
 
 
+def serialize_ours_commands(count: int) -> int:
+    """What a client pays per SEND: stomp-commands builds it (content-length, checks), then
+    serialize; the same call as stomp.py's ``send(destination, body, headers=...)``."""
+    from stomp_commands import send
+
+    version = Version.V1_2
+    extra = dict(SEND_HEADERS[1:-1])  # send() writes destination and content-length itself
+    destination = SEND_HEADERS[0][1]
+    total = 0
+    for _ in range(count):
+        total += len(serialize(send(version, destination, BODY, headers=extra), version))
+    return total
+
+
 def serialize_stomppy(count: int) -> int:
     """stomp.py's own send path (Protocol12.send -> transport.transmit), socket left out."""
     from stomp.protocol import Protocol12
@@ -268,6 +283,7 @@ def main() -> None:
     for name, sfunc in (
         ("stomp-frame", serialize_ours),
         ("stomp-frame from pairs", serialize_ours_pairs),
+        ("stomp-commands send()", serialize_ours_commands),
         ("stompest", serialize_stompest),
         ("stomp.py", serialize_stomppy),
     ):
@@ -283,6 +299,10 @@ def main() -> None:
         f"  ratios, headers as a list of pairs: "
         f"{results['stomp-frame from pairs'] / results['stomp.py']:.1f}x stomp.py, "
         f"{results['stomp-frame from pairs'] / results['stompest']:.1f}x stompest"
+    )
+    print(
+        f"  ratio, stomp-commands send() (builds and checks the frame from its arguments): "
+        f"{results['stomp-commands send()'] / results['stomp.py']:.1f}x stomp.py's send"
     )
 
     big_body = b"\x00\x01" * (512 * 1024)
