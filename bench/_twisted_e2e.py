@@ -38,15 +38,15 @@ def run(
     queue: str,
     count: int,
     body: bytes,
-) -> float:
-    """Send and consume *count* messages through the broker; return the seconds it took.
+) -> tuple[float, float]:
+    """Send and consume *count* messages; return the seconds it took and the CPU seconds used.
 
     Call it once per process: Twisted's reactor cannot be restarted.
     """
     from twisted.internet import reactor as installed
 
     reactor: Any = installed
-    outcome: list[float | BaseException | None] = []
+    outcome: list[tuple[float, float] | BaseException | None] = []
 
     def client() -> Client:
         return Client(
@@ -58,7 +58,7 @@ def run(
             reactor=reactor,
         )
 
-    async def workload() -> float:
+    async def workload() -> tuple[float, float]:
         producer, consumer = client(), client()
         await producer.connect()
         await consumer.connect()
@@ -78,6 +78,7 @@ def run(
         send = producer.send
         sent = 0
         started = time.perf_counter()
+        cpu = time.process_time()
         while sent < count:
             batch = min(count - sent, BATCH)
             for _ in range(batch):
@@ -86,11 +87,12 @@ def run(
             await deferLater(reactor, 0)
         await done
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu
         await producer.disconnect()
         await consumer.disconnect()
-        return elapsed
+        return elapsed, cpu
 
-    def finish(result: float | Failure) -> None:
+    def finish(result: tuple[float, float] | Failure) -> None:
         outcome.append(result.value if isinstance(result, Failure) else result)
         reactor.stop()
 
@@ -100,7 +102,7 @@ def run(
     reactor.callWhenRunning(start)
     reactor.run(installSignalHandlers=False)
     (result,) = outcome
-    if not isinstance(result, float):
+    if not isinstance(result, tuple):
         raise result or RuntimeError("the workload ended without a result")
     return result
 

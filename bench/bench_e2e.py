@@ -6,7 +6,9 @@ a producer sends ``--count`` messages of 100 bytes (STOMP 1.2, non-persistent, w
 ``content-length``) while a consumer subscribed with ``client-individual`` acks receives
 and acknowledges each one (prefetch 1000 on both brokers). Every producer sends as fast as
 it can. The figure is messages per second from the producer's first send until the
-consumer's last ACK is written.
+consumer's last ACK is written, and the CPU seconds the client side used meanwhile (user and
+system, every thread): on two cores the broker often sets the pace, and the CPU a client
+spends per message is then the fairer measure of the client.
 
 Layout: by default each contender's producer and consumer run as two threads of one fresh
 process (the Twisted client runs both on its one reactor thread), so that every contender's
@@ -324,7 +326,9 @@ class Job:
 
 def _consume(job: Job, ready: object, out: object) -> None:
     consumer = CONTENDERS[job.name][1]
+    cpu = time.process_time()
     finished = consumer(job.target, job.queue, job.count, ready.set)  # type: ignore[attr-defined]
+    out.put(("consumer cpu", time.process_time() - cpu))  # type: ignore[attr-defined]
     out.put(("consumer", finished))  # type: ignore[attr-defined]
 
 
@@ -333,7 +337,10 @@ def _produce(job: Job, ready: object, out: object) -> None:
         out.put(("error", "the consumer was not ready"))  # type: ignore[attr-defined]
         return
     producer = CONTENDERS[job.name][0]
-    out.put(("producer", producer(job.target, job.queue, job.count)))  # type: ignore[attr-defined]
+    cpu = time.process_time()
+    started = producer(job.target, job.queue, job.count)
+    out.put(("producer cpu", time.process_time() - cpu))  # type: ignore[attr-defined]
+    out.put(("producer", started))  # type: ignore[attr-defined]
 
 
 def _pair_in_threads(job: Job, out: object) -> None:
@@ -357,15 +364,31 @@ def _pair_in_threads(job: Job, out: object) -> None:
     if not ready.wait(READY_TIMEOUT):
         out.put(("error", "the consumer was not ready"))  # type: ignore[attr-defined]
         return
+    cpu = time.process_time()
     started = CONTENDERS[job.name][0](job.target, job.queue, job.count)
     thread.join(RUN_TIMEOUT)
     kind, value = finished.get(timeout=1.0)
+    out.put(("consumer cpu", time.process_time() - cpu))  # type: ignore[attr-defined]
+    out.put(("producer cpu", 0.0))  # type: ignore[attr-defined]  # counted above: one process
     out.put((kind, value))  # type: ignore[attr-defined]
     out.put(("producer", started))  # type: ignore[attr-defined]
 
 
-def run_pair(name: str, target: BrokerTarget, count: int, layout: str = "processes") -> float:
-    """Run producer and consumer of one contender; return messages per second.
+def _collect(out: object) -> dict[str, float]:
+    """The figures the two sides report: their times and their CPU seconds."""
+    results: dict[str, float] = {}
+    while len(results) < 4:
+        kind, value = out.get(timeout=RUN_TIMEOUT)  # type: ignore[attr-defined]
+        if kind == "error":
+            raise RuntimeError(value)
+        results[kind] = value
+    return results
+
+
+def run_pair(
+    name: str, target: BrokerTarget, count: int, layout: str = "processes"
+) -> tuple[float, float]:
+    """Run producer and consumer of one contender; return messages per second and CPU seconds.
 
     ``processes``: in two processes; ``threads``: as two threads of one process (the
     client side then uses at most one core, as the Twisted client's single reactor does,
@@ -379,30 +402,21 @@ def run_pair(name: str, target: BrokerTarget, count: int, layout: str = "process
     if layout == "threads":
         both = context.Process(target=_pair_in_threads, args=(job, out))
         both.start()
-        results: dict[str, float] = {}
-        while len(results) < 2:
-            kind, value = out.get(timeout=RUN_TIMEOUT)
-            if kind == "error":
-                raise RuntimeError(value)
-            results[kind] = value
+        results = _collect(out)
         both.join(READY_TIMEOUT)
-        return count / (results["consumer"] - results["producer"])
-    consumer = context.Process(target=_consume, args=(job, ready, out))
-    producer = context.Process(target=_produce, args=(job, ready, out))
-    consumer.start()
-    producer.start()
-    results = {}
-    while len(results) < 2:
-        kind, value = out.get(timeout=RUN_TIMEOUT)
-        if kind == "error":
-            raise RuntimeError(value)
-        results[kind] = value
-    producer.join(READY_TIMEOUT)
-    consumer.join(READY_TIMEOUT)
-    return count / (results["consumer"] - results["producer"])
+    else:
+        consumer = context.Process(target=_consume, args=(job, ready, out))
+        producer = context.Process(target=_produce, args=(job, ready, out))
+        consumer.start()
+        producer.start()
+        results = _collect(out)
+        producer.join(READY_TIMEOUT)
+        consumer.join(READY_TIMEOUT)
+    rate = count / (results["consumer"] - results["producer"])
+    return rate, results["consumer cpu"] + results["producer cpu"]
 
 
-def run_twisted(target: BrokerTarget, count: int) -> float | None:
+def run_twisted(target: BrokerTarget, count: int) -> tuple[float, float] | None:
     """The Twisted client, in a subprocess of its own (a reactor runs once per process)."""
     here = Path(__file__).parent
     if not (here / "_twisted_e2e.py").is_file():
@@ -436,8 +450,8 @@ def run_twisted(target: BrokerTarget, count: int) -> float | None:
             return None
         msg = f"the Twisted run failed:\n{done.stderr[-2000:]}"
         raise RuntimeError(msg)
-    elapsed = float(json.loads(done.stdout.strip().splitlines()[-1]))
-    return count / elapsed
+    elapsed, cpu = json.loads(done.stdout.strip().splitlines()[-1])
+    return count / float(elapsed), float(cpu)
 
 
 def main() -> None:
@@ -462,17 +476,21 @@ def main() -> None:
             print(f"  {target.name}: not running, skipped (scripts/brokers/start.sh)")
             continue
         figures: dict[str, float] = {}
+        cpu: dict[str, float] = {}
         for name in names:
-            rate = (
+            measured = (
                 run_twisted(target, args.count)
                 if name == "twisted"
                 else run_pair(name, target, args.count, args.layout)
             )
-            if rate is None:
+            if measured is None:
                 print(f"  {target.name:9} {name:11} not available")
                 continue
-            figures[name] = rate
-            print(f"  {target.name:9} {name:11} {rate:>10,.0f} msg/s")
+            figures[name], cpu[name] = measured
+            print(
+                f"  {target.name:9} {name:11} {figures[name]:>10,.0f} msg/s, "
+                f"client CPU {cpu[name]:5.2f} s"
+            )
         raw, peer = figures.get("raw"), figures.get("stomp.py")
         for ours in ("stomp-sync", "twisted"):
             if ours not in figures:
@@ -480,6 +498,7 @@ def main() -> None:
             ratios = []
             if peer:
                 ratios.append(f"{figures[ours] / peer:.2f}x stomp.py (target >= 1.5x)")
+                ratios.append(f"CPU {cpu[ours] / cpu['stomp.py']:.2f}x stomp.py's (aim <= 0.5x)")
             if raw and ours == "stomp-sync":
                 ratios.append(f"{figures[ours] / raw:.0%} of raw (target >= 70%)")
             print(f"  {target.name:9} {ours:11} " + ", ".join(ratios))
