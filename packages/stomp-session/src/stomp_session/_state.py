@@ -25,6 +25,11 @@ class State(enum.Enum):
     """The STOMP conversation is over (DISCONNECT receipt, ERROR while connecting, dead
     peer, broken protocol): close the transport, then call ``connection_lost``."""
 
+    # Members are singletons compared by identity, so the identity hash is consistent with
+    # equality, and it is a C slot: Enum's own hashes the name in Python, and the session
+    # looks (state, input) up in TRANSITIONS for every frame.
+    __hash__ = object.__hash__
+
 
 class Input(enum.Enum):
     """Something that happens to a session: a caller's action or a received frame."""
@@ -53,6 +58,8 @@ class Input(enum.Enum):
     RECV_HEART_BEAT = "heart-beat"
     PROTOCOL_FAILURE = "protocol failure"
     PEER_DEAD = "peer dead"
+
+    __hash__ = object.__hash__  # as State's
 
 
 REMOTE_INPUTS: Final[frozenset[Input]] = frozenset(
