@@ -58,7 +58,8 @@ class Frame:
 
     _command: str
     _headers: HeaderPairs | None
-    """The pairs; None for a frame built from a dict until they are asked for."""
+    """The pairs; None, until they are asked for, when no name repeats (built from a dict,
+    or parsed): they are then the items of _first."""
     _body: bytes
     _first: dict[str, str]
     """The first value of each name (the lookup table of get, has and the serializer)."""
@@ -249,8 +250,13 @@ def _kind(value: object) -> str:
     return f"an {kind}" if kind[:1].lower() in "aeiou" else f"a {kind}"
 
 
-def _trusted_frame(command: str, pairs: HeaderPairs, first: dict[str, str], body: bytes) -> Frame:
-    """Build a frame from values the parser has already validated (no checks, no copies)."""
+def _trusted_frame(
+    command: str, pairs: HeaderPairs | None, first: dict[str, str], body: bytes
+) -> Frame:
+    """Build a frame from values the parser has already validated (no checks, no copies).
+
+    *pairs* is None when no name repeats: the frame makes them from *first* when asked.
+    """
     frame: Frame = _new(Frame)
     frame._command = command
     frame._headers = pairs

@@ -178,7 +178,9 @@ class Parser:
         self._parts: list[bytes] | None = None
         self._have = 0
         # (command, headers, first, body start, content-length or -1, header size)
-        self._pending: tuple[str, tuple[tuple[str, str], ...], dict[str, str], int, int, int] | None
+        self._pending: (
+            tuple[str, tuple[tuple[str, str], ...] | None, dict[str, str], int, int, int] | None
+        )
         self._pending = None
 
     @property
@@ -304,9 +306,10 @@ class Parser:
         command = next(items)
         if command not in COMMANDS:
             return self._next_event()
-        pairs = tuple(zip(items, items, strict=False))  # name, value, name, value...
-        first = dict(pairs)
-        if len(first) != len(pairs):
+        first = dict(zip(items, items, strict=False))  # name, value, name, value...
+        pairs: tuple[tuple[str, str], ...] | None = None  # the frame makes them from first
+        if len(first) != len(fields) >> 1:  # a name repeats: the pairs are not first's items
+            pairs = tuple(zip(fields[1::2], fields[2::2], strict=True))
             first = _first_wins(pairs)
         if "" in first:
             return self._next_event()
@@ -584,7 +587,11 @@ class Parser:
         return self._finish(command, pairs, first, body, start)
 
     def _join_body(
-        self, command: str, pairs: tuple[tuple[str, str], ...], first: dict[str, str], length: int
+        self,
+        command: str,
+        pairs: tuple[tuple[str, str], ...] | None,
+        first: dict[str, str],
+        length: int,
     ) -> Frame | None:
         """Complete a large content-length body collected as separate chunks (one copy)."""
         if self._have <= length:
@@ -618,7 +625,7 @@ class Parser:
     def _finish(
         self,
         command: str,
-        pairs: tuple[tuple[str, str], ...],
+        pairs: tuple[tuple[str, str], ...] | None,
         first: dict[str, str],
         body: bytes,
         start: int,
