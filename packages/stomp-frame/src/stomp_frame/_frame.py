@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from operator import attrgetter, countOf
-from typing import TYPE_CHECKING, Any, Final, overload
+from operator import countOf
+from typing import Any, Final, overload
 
 from stomp_frame._errors import InvalidFrame
 from stomp_frame._version import COMMANDS
@@ -115,19 +115,15 @@ class Frame:
         self._first = first
         self._joined = joined
 
-    if TYPE_CHECKING:
+    @property
+    def command(self) -> str:
+        """The command, such as ``SEND`` or ``MESSAGE``."""
+        return self._command
 
-        @property
-        def command(self) -> str:
-            """The command, such as ``SEND`` or ``MESSAGE``."""
-
-        @property
-        def body(self) -> bytes:
-            """The body, possibly empty."""
-
-    else:
-        command = property(attrgetter("_command"), doc="The command, such as ``SEND``.")
-        body = property(attrgetter("_body"), doc="The body, possibly empty.")
+    @property
+    def body(self) -> bytes:
+        """The body, possibly empty."""
+        return self._body
 
     @property
     def headers(self) -> HeaderPairs:
