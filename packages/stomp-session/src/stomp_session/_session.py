@@ -711,8 +711,8 @@ class Session:
         receipt: str | None,
     ) -> bytes:
         version = self._connected_version(event)
-        command = event.value.upper()
         if message.generation != self._generation:
+            command = event.value.upper()
             msg = (
                 f"cannot {command} a message received on an earlier connection: the broker "
                 "redelivers it on this one (and RabbitMQ would apply the stale ack to "
@@ -720,6 +720,7 @@ class Session:
             )
             raise LocalProtocolError(msg)
         if message.subscription is not None and message.subscription.ack == "auto":
+            command = event.value.upper()
             msg = (
                 f"cannot {command} a message of subscription {message.subscription.id!r}, "
                 "whose ack mode is auto"
