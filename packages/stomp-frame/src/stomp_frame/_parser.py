@@ -11,10 +11,10 @@ from stomp_frame._errors import LimitExceeded, ParseError
 from stomp_frame._frame import (
     HEARTBEAT,
     Frame,
+    HeaderPairs,
     HeartBeat,
     Limits,
     _first_wins,
-    _new,
     _trusted_frame,
 )
 from stomp_frame._version import BODY_COMMANDS, COMMANDS, UNESCAPED_COMMANDS, Version
@@ -178,9 +178,7 @@ class Parser:
         self._parts: list[bytes] | None = None
         self._have = 0
         # (command, headers, first, body start, content-length or -1, header size)
-        self._pending: (
-            tuple[str, tuple[tuple[str, str], ...] | None, dict[str, str], int, int, int] | None
-        )
+        self._pending: tuple[str, HeaderPairs | None, dict[str, str], int, int, int] | None
         self._pending = None
 
     @property
@@ -307,7 +305,7 @@ class Parser:
         if command not in COMMANDS:
             return self._next_event()
         first = dict(zip(items, items, strict=False))  # name, value, name, value...
-        pairs: tuple[tuple[str, str], ...] | None = None  # the frame makes them from first
+        pairs: HeaderPairs | None = None  # the frame makes them from first
         if len(first) != len(fields) >> 1:  # a name repeats: the pairs are not first's items
             pairs = tuple(zip(fields[1::2], fields[2::2], strict=True))
             first = _first_wins(pairs)
@@ -341,13 +339,7 @@ class Parser:
             self._body_scan = 0
             return self._next_event()
         self._pos = stop + 1
-        frame: Frame = _new(Frame)
-        frame._command = command
-        frame._headers = pairs
-        frame._body = buf[start:stop]
-        frame._first = first
-        frame._joined = None
-        return frame
+        return _trusted_frame(command, pairs, first, buf[start:stop])
 
     def _next_event(self) -> Frame | HeartBeat | None:
         if self._error is not None:
@@ -589,7 +581,7 @@ class Parser:
     def _join_body(
         self,
         command: str,
-        pairs: tuple[tuple[str, str], ...] | None,
+        pairs: HeaderPairs | None,
         first: dict[str, str],
         length: int,
     ) -> Frame | None:
@@ -625,7 +617,7 @@ class Parser:
     def _finish(
         self,
         command: str,
-        pairs: tuple[tuple[str, str], ...] | None,
+        pairs: HeaderPairs | None,
         first: dict[str, str],
         body: bytes,
         start: int,
