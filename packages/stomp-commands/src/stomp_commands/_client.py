@@ -8,6 +8,9 @@ from typing import Final, Literal
 from stomp_commands._common import (
     ACK_MODES,
     ALL_VERSIONS,
+    V1_0,
+    V1_1,
+    V1_2,
     AckMode,
     Headers,
     build_frame,
@@ -34,11 +37,6 @@ __all__ = [
 _CONNECT_RESERVED: Final = frozenset({"accept-version", "host", "login", "passcode", "heart-beat"})
 _SEND_RESERVED: Final = frozenset({"destination", "content-length", "receipt", "transaction"})
 _SUBSCRIBE_RESERVED: Final = frozenset({"destination", "id", "ack", "receipt"})
-
-# Module constants: reading a member off the enum class costs more than a global.
-_V1_0: Final = Version.V1_0
-_V1_1: Final = Version.V1_1
-_V1_2: Final = Version.V1_2
 
 
 def connect(
@@ -83,12 +81,12 @@ def connect(
     if given_command not in ("CONNECT", "STOMP"):
         msg = f"command must be 'CONNECT' or 'STOMP', got {command!r}"
         raise LocalCommandError(msg)
-    if command == "STOMP" and offered == (Version.V1_0,):
+    if command == "STOMP" and offered == (V1_0,):
         msg = "the STOMP frame exists from STOMP 1.1; offer 1.1 or later, or use CONNECT"
         raise LocalCommandError(msg)
     cx, cy = _heart_beat_pair(heart_beat)
     fields: dict[str, str] = {}
-    if offered != (Version.V1_0,):
+    if offered != (V1_0,):
         fields["accept-version"] = ",".join(v.value for v in offered)
     fields["host"] = _text("host", host, command)
     if login is not None:
@@ -99,10 +97,10 @@ def connect(
             msg = f"the passcode of {command} must be a str, got a {type(secret).__name__}"
             raise LocalCommandError(msg)
         fields["passcode"] = passcode
-    if offered != (Version.V1_0,):
+    if offered != (V1_0,):
         fields["heart-beat"] = f"{cx},{cy}"
     # CONNECT is never escaped, whatever the version: check it as 1.0.
-    return build_frame(command, Version.V1_0, fields, headers, _CONNECT_RESERVED)
+    return build_frame(command, V1_0, fields, headers, _CONNECT_RESERVED)
 
 
 def send(
@@ -178,7 +176,7 @@ def subscribe(
     """
     fields = {"destination": _text("destination", destination, "SUBSCRIBE")}
     if id is None:
-        if version is not Version.V1_0:
+        if version is not V1_0:
             msg = f'SUBSCRIBE needs an id in STOMP {version} ("the id header MUST be included")'
             raise LocalCommandError(msg)
     else:
@@ -186,7 +184,7 @@ def subscribe(
     if ack not in ACK_MODES:
         msg = f"ack must be one of 'auto', 'client', 'client-individual', got {ack!r}"
         raise LocalCommandError(msg)
-    if ack == "client-individual" and version is Version.V1_0:
+    if ack == "client-individual" and version is V1_0:
         msg = "the ack mode 'client-individual' exists from STOMP 1.1"
         raise LocalCommandError(msg)
     fields["ack"] = ack
@@ -221,7 +219,7 @@ def unsubscribe(
     if id is not None:
         fields = {"id": _text("id", id, "UNSUBSCRIBE")}
     else:
-        if version is not Version.V1_0:
+        if version is not V1_0:
             msg = f"UNSUBSCRIBE needs an id in STOMP {version}; by destination is 1.0 only"
             raise LocalCommandError(msg)
         assert destination is not None
@@ -277,7 +275,7 @@ def nack(
             answers ERROR), or as for :func:`ack`.
         RemoteCommandError: *message* is a raw frame that is not a valid MESSAGE.
     """
-    if version is _V1_0:
+    if version is V1_0:
         msg = "NACK does not exist in STOMP 1.0 (it was added in 1.1)"
         raise LocalCommandError(msg)
     return _acknowledge("NACK", version, message, transaction, receipt)
@@ -291,7 +289,7 @@ def _acknowledge(
     receipt: str | None,
 ) -> Frame:
     info = message if isinstance(message, MessageInfo) else read_message(message, version)
-    if version is _V1_2:
+    if version is V1_2:
         if info.ack_id is None:
             msg = (
                 f"this message has no 'ack' header, so STOMP 1.2 cannot {command} it "
@@ -299,7 +297,7 @@ def _acknowledge(
             )
             raise LocalCommandError(msg)
         fields = {"id": info.ack_id}
-    elif version is _V1_1:
+    elif version is V1_1:
         if info.subscription is None:
             msg = f"this message has no 'subscription' header, which a STOMP 1.1 {command} needs"
             raise LocalCommandError(msg)

@@ -12,6 +12,9 @@ from stomp_frame import Frame, InvalidFrame, Version
 __all__ = [
     "ACK_MODES",
     "ALL_VERSIONS",
+    "V1_0",
+    "V1_1",
+    "V1_2",
     "AckMode",
     "Headers",
     "build_frame",
@@ -31,9 +34,11 @@ Headers: TypeAlias = "Mapping[str, str] | Iterable[tuple[str, str]]"
 ALL_VERSIONS: Final[tuple[Version, ...]] = (Version.V1_0, Version.V1_1, Version.V1_2)
 """Every STOMP version, oldest first (the order ``accept-version`` lists them in)."""
 
-# Module constants: reading a member off the enum class costs more than a global.
-_V1_0: Final = Version.V1_0
-_V1_2: Final = Version.V1_2
+# Module constants, for this package's builders too: reading a member off the enum class
+# costs more than a global.
+V1_0: Final = Version.V1_0
+V1_1: Final = Version.V1_1
+V1_2: Final = Version.V1_2
 
 _NEVER_ESCAPED: Final = ("CONNECT", "STOMP")
 """The commands whose headers no version escapes."""
@@ -149,7 +154,7 @@ def check_headers(
 
     *headers* are names and values known to be ``str``: a dict, or pairs.
     """
-    if version is _V1_2 and command not in _NEVER_ESCAPED:
+    if version is V1_2 and command not in _NEVER_ESCAPED:
         return
     if isinstance(headers, dict):
         names: Collection[str] = headers
@@ -158,7 +163,7 @@ def check_headers(
         names = [name for name, _ in headers]
         values = [value for _, value in headers]
     text = "".join([*names, *values])
-    raw = version is _V1_0 or command in _NEVER_ESCAPED
+    raw = version is V1_0 or command in _NEVER_ESCAPED
     if "\r" not in text and not (raw and ("\n" in text or ":" in "".join(names))):
         return
     for name, value in zip(names, values, strict=True):
