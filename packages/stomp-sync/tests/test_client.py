@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from stomp_frame import Frame, Version, serialize
-from stomp_session import LocalProtocolError
 from stomp_sync import (
     BrokerError,
     Client,
@@ -22,6 +21,7 @@ from stomp_sync import (
     ConnectFailed,
     ConnectionLost,
     MessageReceived,
+    MessageStale,
     Reconnected,
     WaitTimeout,
 )
@@ -146,8 +146,8 @@ class TestConnect:
         client = client_for(once(f"tcp://127.0.0.1:{port}"))
         with pytest.raises(ConnectFailed):
             client.connect()
-        with pytest.raises(ClientError, match="call connect"):
-            client.receive(timeout=0.1)
+        with pytest.raises(ConnectFailed, match="gave up connecting"):
+            client.receive(timeout=0.1)  # the reason it ended, again
         caplog.clear()
         with caplog.at_level(logging.WARNING, "stomp_sync"), pytest.raises(ConnectFailed):
             client.connect()
@@ -304,7 +304,7 @@ class TestMessaging:
         assert nack.get("message-id") == message.frame.get("message-id")
         assert nack.get("subscription") == message.frame.get("subscription")
 
-    def test_a_receipt_that_never_comes_times_out_and_closes_the_connection(
+    def test_a_receipt_that_never_comes_times_out_and_keeps_the_connection(
         self, make_broker: MakeBroker
     ) -> None:
         broker = make_broker(receipts=False)
@@ -312,10 +312,10 @@ class TestMessaging:
         client.connect()
         with pytest.raises(WaitTimeout, match="RECEIPT for SEND to /queue/a") as info:
             client.send("/queue/a", b"x", receipt=True, timeout=0.2)
-        assert info.value.timeout == 0.2
+        assert info.value.timeout == pytest.approx(0.2, abs=0.05)
         assert isinstance(info.value, TimeoutError)
-        assert not client.is_connected
-        assert _closed_by_client(broker.peers[0])
+        assert client.is_connected, "the heart-beats judge the connection, not a late receipt"
+        client.close()
 
     def test_an_error_for_a_receipt_is_raised_by_the_call_that_asked(
         self, make_broker: MakeBroker
@@ -356,7 +356,7 @@ class TestMessaging:
         client.connect()
         with pytest.raises(WaitTimeout) as info:
             client.send("/queue/big", b"x" * (64 << 20))
-        assert "progress writing 67108" in info.value.awaited
+        assert info.value.awaited == f"progress writing to {broker.uri}"
         assert info.value.timeout == 0.3
         assert not client.is_connected
 
@@ -390,7 +390,7 @@ class TestAckCoalescing:
         first = client.receive(timeout=2.0)
         assert first is not None
         deadline = time.monotonic() + 2.0
-        while len(client._inbox) < 2 and time.monotonic() < deadline:
+        while client.messages_waiting < 2 and time.monotonic() < deadline:
             client.receive(timeout=0.01)  # pragma: no cover - only when the frames split
         return [first]
 
@@ -612,7 +612,7 @@ class TestReconnect:
             assert message is not None
             broker.peers[0].close()
             client.receive(timeout=0.5)
-            with pytest.raises(LocalProtocolError, match="earlier connection"):
+            with pytest.raises(MessageStale, match="earlier connection"):
                 client.ack(message)
 
     def test_a_receipt_lost_with_the_connection_is_reported(self, make_broker: MakeBroker) -> None:
@@ -678,8 +678,7 @@ class TestDisconnect:
         broker = make_broker(disconnect_receipt=False)
         client = client_for(broker.uri)
         client.connect()
-        with pytest.raises(WaitTimeout, match="RECEIPT for DISCONNECT"):
-            client.disconnect(timeout=0.2)
+        assert not client.disconnect(timeout=0.2).receipt
         assert not client.is_connected
         assert _closed_by_client(broker.peers[0])
 
@@ -720,6 +719,6 @@ class TestErrors:
         from stomp_commands import read_error
 
         error = read_error(Frame("ERROR", {"message": "bad"}, b"trace"))
-        copy = pickle.loads(pickle.dumps(BrokerError(error, context="SEND")))
-        assert str(copy) == "the broker sent ERROR (SEND): bad"
+        copy = pickle.loads(pickle.dumps(BrokerError(error, command="SEND")))
+        assert str(copy) == "the broker sent ERROR in answer to SEND: bad: trace"
         assert copy.frame.body == b"trace"

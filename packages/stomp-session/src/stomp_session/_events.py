@@ -103,6 +103,21 @@ class MessageReceived:
         """The ``destination`` header."""
         return self.message.destination
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The headers as a new ``dict`` (a repeated header: its first value, as the spec says)."""
+        return self.message.frame.header_dict()
+
+    @property
+    def message_id(self) -> str:
+        """The ``message-id`` header."""
+        return self.message.message_id
+
+    @property
+    def redelivered(self) -> bool:
+        """Whether the broker marked it ``redelivered:true`` (it delivered it before)."""
+        return self.message.redelivered
+
 
 _slots: Any = MessageReceived.__dict__
 _set_message = _slots["message"].__set__

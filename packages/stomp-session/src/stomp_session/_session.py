@@ -115,6 +115,7 @@ class Session:
         "_negotiated",
         "_next_beat",
         "_parser",
+        "_paused",
         "_receipts",
         "_receive_interval",
         "_send_interval",
@@ -178,6 +179,7 @@ class Session:
         self._receive_interval = 0.0
         self._next_beat: float | None = None
         self._last_received = 0.0
+        self._paused = False
 
     def __repr__(self) -> str:
         return (
@@ -203,6 +205,38 @@ class Session:
     def heart_beat(self) -> tuple[int, int] | None:
         """The negotiated ``(send, receive)`` heart-beat intervals in ms, once CONNECTED."""
         return self._negotiated
+
+    @property
+    def generation(self) -> int:
+        """The current connection's number (0 without one); see :meth:`is_current`."""
+        return self._generation
+
+    def is_current(self, message: MessageReceived) -> bool:
+        """Whether *message* came on the current connection (and so can still be acknowledged)."""
+        return message.generation == self._generation != 0
+
+    @property
+    def receiving_paused(self) -> bool:
+        """Whether the caller said it stopped reading (:meth:`pause_receiving`)."""
+        return self._paused
+
+    def pause_receiving(self) -> None:
+        """Tell the session that the caller stopped reading the transport (flow control).
+
+        While reading is paused the broker's heart-beats wait unread in the transport,
+        so its silence proves nothing: the dead-peer check is suspended. The session's
+        own heart-beats stay due as negotiated.
+        """
+        self._paused = True
+
+    def resume_receiving(self, now: float) -> None:
+        """Tell the session that reading resumed at *now*.
+
+        The broker gets a full allowance of silence from *now* before it is judged dead.
+        """
+        if self._paused:
+            self._paused = False
+            self._last_received = now
 
     @property
     def subscriptions(self) -> Mapping[str, Subscription]:
@@ -259,7 +293,7 @@ class Session:
         command: Literal["CONNECT", "STOMP"],
     ) -> Frame:
         try:
-            return commands.connect(
+            frame = commands.connect(
                 host=host,
                 versions=versions,
                 login=login,
@@ -268,8 +302,14 @@ class Session:
                 headers=self._connect_headers,
                 command=command,
             )
+            # Checked now, so that a setting the wire cannot carry (a NUL in the login,
+            # say) is refused when it is given, not at every connection attempt.
+            serialize(frame, versions[-1] if versions else Version.V1_2)
         except LocalCommandError as exc:
             raise LocalProtocolError(str(exc)) from exc
+        except InvalidFrame as exc:
+            raise LocalProtocolError(f"CONNECT cannot carry these settings: {exc}") from exc
+        return frame
 
     def connect(
         self,
@@ -472,7 +512,7 @@ class Session:
         if self._state not in _OPEN:
             return None
         deadline = self._next_beat
-        if self._receive_interval:
+        if self._receive_interval and not self._paused:
             dead_at = self._last_received + self._receive_interval * self._grace
             if deadline is None or dead_at < deadline:
                 deadline = dead_at
@@ -487,7 +527,7 @@ class Session:
         self._step(Input.TIMER)
         if self._state not in _OPEN:
             return _CLOSE if self._state is State.CLOSED else _EMPTY
-        if self._receive_interval:
+        if self._receive_interval and not self._paused:
             silent = now - self._last_received
             limit = self._receive_interval * self._grace
             if silent >= limit:
@@ -522,6 +562,7 @@ class Session:
         self._send_interval = self._receive_interval = 0.0
         self._next_beat = None
         self._last_received = now
+        self._paused = False
         self._parser.reset()
         return Output(events=tuple(events)) if events else _EMPTY
 

@@ -1,8 +1,9 @@
 """stomp-sync: a blocking STOMP client over TCP and TLS, with a timeout on every wait.
 
-It drives a :class:`stomp_session.Session` over a socket and follows a
-:mod:`stomp_failover` policy to connect and reconnect. It starts no thread unless
-asked to, and assumes nothing about the caller's concurrency.
+A thin adapter over :mod:`stomp_core`'s sans-I/O client core: the core decides
+(failover, reconnection, receipts, transactions, heart-beats, what a lost
+connection does to received messages); this package moves bytes over a socket and
+waits. It starts no thread unless asked to, and may be called from several threads.
 
 Example (against a broker on localhost)::
 
@@ -19,9 +20,24 @@ Example (against a broker on localhost)::
 
 from __future__ import annotations
 
+from stomp_core import (
+    DEFAULT_TIMEOUT,
+    BrokerError,
+    ClientError,
+    ClientState,
+    ConnectFailed,
+    ConnectionLost,
+    Counters,
+    DisconnectResult,
+    InvalidRequest,
+    MessageStale,
+    NotConnected,
+    Reconnected,
+    TlsOptions,
+    WaitTimeout,
+)
 from stomp_session import Connected, MessageReceived, Subscription
-from stomp_sync._client import DEFAULT_TIMEOUT, Client, Reconnected
-from stomp_sync._errors import BrokerError, ClientError, ConnectFailed, ConnectionLost, WaitTimeout
+from stomp_sync._client import Client
 from stomp_sync._transport import default_ssl_context
 
 __all__ = [
@@ -29,12 +45,19 @@ __all__ = [
     "BrokerError",
     "Client",
     "ClientError",
+    "ClientState",
     "ConnectFailed",
     "Connected",
     "ConnectionLost",
+    "Counters",
+    "DisconnectResult",
+    "InvalidRequest",
     "MessageReceived",
+    "MessageStale",
+    "NotConnected",
     "Reconnected",
     "Subscription",
+    "TlsOptions",
     "WaitTimeout",
     "default_ssl_context",
 ]
@@ -42,15 +65,6 @@ __all__ = [
 __version__ = "0.1.0"
 
 # Show the public path, not the private module, in reprs and tracebacks (own names only).
-for _name in (
-    "Client",
-    "Reconnected",
-    "BrokerError",
-    "ClientError",
-    "ConnectFailed",
-    "ConnectionLost",
-    "WaitTimeout",
-    "default_ssl_context",
-):
+for _name in ("Client", "default_ssl_context"):
     globals()[_name].__module__ = __name__
 del _name

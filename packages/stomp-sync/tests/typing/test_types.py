@@ -7,15 +7,18 @@ from typing import TYPE_CHECKING
 
 from stomp_failover import Broker, FailoverUri
 from stomp_frame import Version
-from stomp_session import Session
 from stomp_sync import (
     BrokerError,
     Client,
     ClientError,
+    ClientState,
     Connected,
-    ConnectFailed,
     ConnectionLost,
+    Counters,
+    DisconnectResult,
+    InvalidRequest,
     MessageReceived,
+    NotConnected,
     Reconnected,
     Subscription,
     WaitTimeout,
@@ -36,12 +39,15 @@ def check_client(client: Client, message: MessageReceived) -> None:
     assert_type(client.begin(), str)
     with client.transaction(timeout=2.0) as tx:
         assert_type(tx, str)
-    assert_type(client.disconnect(timeout=1.0), None)
+    assert_type(client.disconnect(timeout=1.0), DisconnectResult)
+    assert_type(client.state, ClientState)
+    assert_type(client.counters, Counters)
+    assert_type(client.is_current(message), bool)
+    assert_type(client.messages_waiting, int)
     assert_type(client.uri, FailoverUri)
     assert_type(client.broker, Broker | None)
     assert_type(client.version, Version | None)
     assert_type(client.subscriptions, Mapping[str, Subscription])
-    assert_type(client.session, Session)
     with client as same:
         assert_type(same, Client)
     client.subscribe("/queue/a", ack="sometimes")  # type: ignore[arg-type]
@@ -55,7 +61,8 @@ def check_errors(info: Reconnected) -> None:
     assert_type(timeout.awaited, str)
     assert_type(timeout.timeout, float)
     as_builtin: TimeoutError = timeout
-    base: ClientError = ConnectFailed("x")
+    base: ClientError = NotConnected("x")
+    misuse: ValueError = InvalidRequest("x")
     lost: ClientError = ConnectionLost("x")
     error: type[ClientError] = BrokerError
-    del as_builtin, base, lost, error
+    del as_builtin, base, misuse, lost, error

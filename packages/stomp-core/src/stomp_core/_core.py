@@ -1,0 +1,1191 @@
+"""The sans-I/O client core: every decision a client makes, with time as an input."""
+
+from __future__ import annotations
+
+import enum
+import heapq
+import logging
+from collections import deque
+from collections.abc import Mapping
+from typing import Final
+
+from stomp_commands import AckMode, Headers
+from stomp_core._errors import (
+    BrokerError,
+    ClientError,
+    ConnectFailed,
+    ConnectionLost,
+    InvalidRequest,
+    MessageStale,
+    NotConnected,
+    WaitTimeout,
+)
+from stomp_core._events import (
+    ClientEnded,
+    CloseTransport,
+    ConnectionDropped,
+    ConnectionMade,
+    CoreEvent,
+    OpenTransport,
+    RequestDone,
+)
+from stomp_core._model import ClientSettings, Counters, Reconnected, positive
+from stomp_core._state import CLIENT_TRANSITIONS, ClientInput, ClientState
+from stomp_core._trace import trace_in, trace_out
+from stomp_failover import (
+    Attempt,
+    Broker,
+    BrokersExhausted,
+    FailoverUri,
+    RandomSource,
+    ReconnectPolicy,
+)
+from stomp_frame import Version
+from stomp_session import (
+    Connected,
+    Disconnected,
+    ErrorReceived,
+    LocalProtocolError,
+    MessageReceived,
+    PeerDead,
+    ProtocolFailure,
+    ReceiptLost,
+    ReceiptReceived,
+    Session,
+    State,
+    Subscription,
+    TransactionAborted,
+)
+from stomp_session._events import message_received
+
+__all__ = ["ClientCore"]
+
+_ACK_BATCH: Final = 512
+"""Coalesced ACKs written together at most."""
+_ATTEMPTING: Final = (ClientState.CONNECTING, ClientState.RECONNECTING)
+
+
+class _Phase(enum.Enum):
+    """Where the current connection attempt is."""
+
+    WAITING = "waiting"  # the policy's delay
+    OPENING = "opening"  # the adapter opens the transport
+    HANDSHAKE = "handshake"  # CONNECT written, CONNECTED awaited
+    UP = "up"  # CONNECTED: the connection serves
+
+
+class _Waiting:
+    __slots__ = ("deadline", "timeout", "what")
+
+    def __init__(self, what: str, deadline: float, timeout: float) -> None:
+        self.what = what
+        self.deadline = deadline
+        self.timeout = timeout
+
+
+def _session_error(exc: LocalProtocolError) -> InvalidRequest:
+    error = InvalidRequest(str(exc))
+    error.__cause__ = exc
+    return error
+
+
+class ClientCore:
+    """One client's life across connections, sans I/O: the adapters only move bytes and wait.
+
+    The adapter (blocking sockets, Twisted, asyncio) feeds it what happens and the
+    time, and does what it says:
+
+    * :meth:`start` begins connecting; :meth:`next_event` then yields
+      :class:`~stomp_core.OpenTransport`: open it and report :meth:`transport_opened`
+      or :meth:`transport_failed`; report bytes read with :meth:`receive_data` and the
+      end of a transport with :meth:`transport_closed`;
+    * every action (:meth:`send`, :meth:`subscribe`, :meth:`ack`, ...) puts its bytes
+      in the one outbound buffer: write :meth:`pending_output` and report
+      :meth:`output_written` (or take it all with :meth:`data_to_send`);
+    * :meth:`next_deadline` says when to call :meth:`handle_timer`: attempts and their
+      timeouts, heart-beats, receipt deadlines, a stalled write, coalesced ACKs;
+    * :meth:`next_event` yields what to do and what was settled, in order;
+      received messages wait in the inbox (:meth:`next_message`).
+
+    A misuse raises a :class:`~stomp_core.ClientError` subclass and changes nothing.
+
+    Args:
+        uri: The failover URI (or a bare ``tcp://host:port``).
+        settings: The client's settings.
+        rng: The failover policy's random source.
+        logger: The logger to write to (the adapter's own).
+
+    Raises:
+        InvalidRequest: settings CONNECT cannot carry, for the client or a broker of the URI.
+    """
+
+    def __init__(
+        self,
+        uri: str | FailoverUri,
+        settings: ClientSettings,
+        *,
+        rng: RandomSource | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self._uri = uri if isinstance(uri, FailoverUri) else FailoverUri.parse(uri)
+        self._settings = settings
+        self._rng = rng
+        self._log = logger or logging.getLogger("stomp_core")
+        self._policy = ReconnectPolicy(self._uri, rng=rng)
+        self._session = self._new_session(settings.login, settings.passcode)
+        for broker in self._uri.brokers:  # refuse what a broker's own credentials cannot carry
+            if broker.username is not None:
+                self._new_session(*broker.credentials())
+        self.counters = Counters()
+        """What the client did so far (frames, bytes, messages, receipts, reconnects)."""
+        self._state = ClientState.IDLE
+        self._events: deque[CoreEvent] = deque()
+        self._inbox: deque[MessageReceived] = deque()
+        self._phase: _Phase | None = None
+        self._attempt: Attempt | None = None
+        self._attempt_deadline = 0.0
+        self._broker: Broker | None = None
+        self._connected: Connected | None = None
+        self._refused: BrokerError | None = None
+        self._cause: ClientError | None = None
+        # What a loss cost, kept until the Reconnected report says it.
+        self._loss: ClientError | None = None
+        self._last_loss: ClientError | None = None
+        self._aborted_report: list[str] = []
+        self._lost_report: list[str] = []
+        self._discarded = 0
+        self._aborted: set[str] = set()
+        self._errors: deque[BrokerError] = deque()
+        self._waiting: dict[str, _Waiting] = {}
+        self._deadlines: list[tuple[float, str]] = []
+        self._receipt_ids = 0
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self._out_head = 0
+        self._out_since = 0.0
+        self._deferred: list[bytes] = []
+        self._deferred_at = 0.0
+        self._goodbye: str | None = None
+        self._goodbye_deadline: float | None = None
+        self._goodbye_timeout = settings.disconnect_timeout
+
+    def _new_session(self, login: str | None, passcode: str | None) -> Session:
+        settings = self._settings
+        try:
+            return Session(
+                host=settings.vhost or self._uri.brokers[0].host,
+                login=login,
+                passcode=passcode,
+                versions=settings.versions,
+                heart_beat=settings.heart_beat,
+                heart_beat_grace=settings.heart_beat_grace,
+                connect_headers=settings.connect_headers or None,
+                limits=settings.limits,
+            )
+        except LocalProtocolError as exc:
+            raise _session_error(exc) from exc
+
+    def __repr__(self) -> str:
+        return f"<ClientCore {self._uri} state={self._state.value} broker={self.broker}>"
+
+    # -- what the adapter and the caller look at ----------------------------------------------
+
+    @property
+    def uri(self) -> FailoverUri:
+        """The failover URI (``str()`` of it hides passwords)."""
+        return self._uri
+
+    @property
+    def settings(self) -> ClientSettings:
+        """The client's settings."""
+        return self._settings
+
+    @property
+    def state(self) -> ClientState:
+        """Where the client is in its life."""
+        return self._state
+
+    @property
+    def ready(self) -> bool:
+        """Whether a request can be written now (a connection is up and not ending)."""
+        return self._state is ClientState.CONNECTED
+
+    @property
+    def broker(self) -> Broker | None:
+        """The broker of the current connection, or ``None``."""
+        return self._broker if self._phase is _Phase.UP else None
+
+    @property
+    def connected(self) -> Connected | None:
+        """The current connection's CONNECTED, or ``None`` without one."""
+        return self._connected if self._phase is _Phase.UP else None
+
+    @property
+    def version(self) -> Version | None:
+        """The negotiated STOMP version of the current connection, or ``None``."""
+        return self._session.version if self._phase is _Phase.UP else None
+
+    @property
+    def subscriptions(self) -> Mapping[str, Subscription]:
+        """The subscriptions by id, replayed after every reconnection (a read-only view)."""
+        return self._session.subscriptions
+
+    @property
+    def transactions(self) -> frozenset[str]:
+        """The ids of the transactions open on the current connection."""
+        return self._session.transactions
+
+    @property
+    def pending_receipts(self) -> int:
+        """How many receipts are awaited."""
+        return len(self._waiting)
+
+    @property
+    def last_loss(self) -> ClientError | None:
+        """Why the last connection that served ended (``None`` before any ended)."""
+        return self._last_loss
+
+    @property
+    def end_cause(self) -> ClientError | None:
+        """Why the client is CLOSED, when it did not end as asked (``None`` otherwise)."""
+        return self._cause if self._state is ClientState.CLOSED else None
+
+    def is_current(self, message: MessageReceived) -> bool:
+        """Whether *message* came on the current connection (so that it can be acknowledged)."""
+        return self._session.is_current(message)
+
+    # -- the life cycle ------------------------------------------------------------------------
+
+    def _step(self, given: ClientInput) -> None:
+        try:
+            state = CLIENT_TRANSITIONS[self._state, given]
+        except KeyError:
+            msg = f"{given.value} is not allowed while the client is {self._state.value}"
+            raise InvalidRequest(msg) from None
+        if state is not self._state:
+            self._log.debug("client %s -> %s on %s", self._state.value, state.value, given.value)
+            self._state = state
+
+    def check_usable(self) -> None:
+        """Raise unless requests can be made now or once the connection is up.
+
+        Raises:
+            BrokerError: an ERROR that answered no request arrived since the last call
+                (each such ERROR is raised once, by the next call).
+            NotConnected: not started, ending, or ended.
+        """
+        if self._errors:
+            raise self._errors.popleft()
+        state = self._state
+        if state is ClientState.CONNECTED or state in _ATTEMPTING:
+            return
+        if self._cause is not None and state is ClientState.CLOSED:
+            raise self._cause.with_traceback(None)  # why it ended: gave up, refused, lost
+        if state is ClientState.DISCONNECTING:
+            msg = "not connected: the client is disconnecting"
+        else:
+            msg = f"not connected: the client is {state.value}: call connect() first"
+        raise NotConnected(msg)
+
+    def start(self, now: float) -> None:
+        """Begin connecting (from :attr:`ClientState.IDLE`, or anew after CLOSED).
+
+        Raises:
+            InvalidRequest: the client is already connecting or connected.
+        """
+        if self._state is ClientState.CLOSED:
+            self._policy = ReconnectPolicy(self._uri, rng=self._rng)
+        elif self._state is not ClientState.IDLE:
+            msg = f"connect() was already called: the client is {self._state.value}"
+            raise InvalidRequest(msg)
+        self._step(ClientInput.START)
+        self._cause = None
+        self._errors.clear()
+        self._aborted.clear()
+        self._next_attempt(now)
+
+    def _next_attempt(self, now: float) -> None:
+        try:
+            attempt = next(self._policy)
+        except BrokersExhausted as exhausted:
+            self._end(ConnectFailed(exhausted), ClientInput.GIVE_UP)
+            return
+        self._attempt = attempt
+        self._phase = _Phase.WAITING
+        self._attempt_deadline = now + attempt.delay
+        if attempt.delay > 0:
+            self._log.info("waiting %.3f s before %s", attempt.delay, attempt)
+            return
+        self._open(now)
+
+    def _open(self, now: float) -> None:
+        attempt = self._attempt
+        assert attempt is not None
+        self._phase = _Phase.OPENING
+        self._broker = attempt.broker
+        timeout = self._settings.connect_timeout
+        self._attempt_deadline = now + timeout
+        self._log.info("connecting: %s", attempt)
+        self._events.append(OpenTransport(broker=attempt.broker, attempt=attempt, timeout=timeout))
+
+    def transport_opened(self, now: float) -> None:
+        """The transport asked for by :class:`OpenTransport` is open: CONNECT goes out."""
+        if self._phase is not _Phase.OPENING:
+            return
+        broker = self._broker
+        assert broker is not None
+        login, passcode = broker.credentials(self._settings.login, self._settings.passcode)
+        data = self._session.connect(
+            now,
+            host=broker.virtual_host(self._settings.vhost),
+            login=login,
+            passcode=passcode,
+        )
+        self._phase = _Phase.HANDSHAKE
+        self._attempt_deadline = now + self._settings.connected_timeout
+        self._write(data, now)
+
+    def transport_failed(self, error: BaseException, now: float) -> None:
+        """The transport could not be opened (refused, name unknown, TLS failed, ...)."""
+        if self._phase is not _Phase.OPENING:
+            return
+        self._attempt_failed(error, now)
+
+    def _attempt_failed(self, cause: BaseException, now: float) -> None:
+        self._log.warning(
+            "cannot connect to %s (%s): %s", self._broker, self._attempt, _describe(cause)
+        )
+        self._reset_transport(now)
+        if self._refused is not None:
+            refused, self._refused = self._refused, None
+            self._log.error("%s refused the connection: %s", self._broker, refused)
+            self._end(refused, ClientInput.GIVE_UP)
+            return
+        self._policy.failed(cause)
+        self._step(ClientInput.LOST)
+        self._next_attempt(now)
+
+    def transport_closed(self, now: float, error: BaseException | None = None) -> None:
+        """The transport ended (for any reason). Harmless when the core closed it itself."""
+        phase = self._phase
+        if phase is not None and phase is not _Phase.WAITING:
+            self._events.append(CloseTransport(abort=True))
+        if phase in (_Phase.OPENING, _Phase.HANDSHAKE):
+            broker = self._broker
+            reason = f"{broker} closed the connection" + (f": {error}" if error else "")
+            self._attempt_failed(ConnectionLost(reason, cause=error), now)
+        elif phase is _Phase.UP:
+            reason = f"{self._broker} closed the connection" + (f": {error}" if error else "")
+            self._lost(ConnectionLost(reason, cause=error), now)
+
+    def _reset_transport(self, now: float) -> None:
+        """Forget the transport: the session learns it is gone; its output is dropped."""
+        self._phase = None
+        self._clear_output()
+        if self._session.state is not State.DISCONNECTED:
+            self._settle_session_loss(now, None)
+
+    def _drop(self, cause: ClientError, now: float) -> None:
+        """The core ends the connection: close it at once, then handle the loss."""
+        self._events.append(CloseTransport(abort=True))
+        if self._phase is _Phase.UP:
+            self._lost(cause, now)
+        elif self._phase in (_Phase.OPENING, _Phase.HANDSHAKE):
+            self._attempt_failed(cause, now)
+
+    def _lost(self, cause: ClientError, now: float) -> None:
+        """The connection that served is gone: settle what depended on it, then reconnect."""
+        broker = self._broker
+        assert broker is not None
+        self._phase = None
+        self._last_loss = cause
+        self._clear_output()
+        self._settle_session_loss(now, cause)
+        discarded = self._discard_unackable()
+        self._events.append(ConnectionDropped(broker=broker, cause=cause))
+        if self._state is ClientState.DISCONNECTING:
+            self._log.warning("the connection to %s ended before DISCONNECT's receipt", broker)
+            self._end(None, ClientInput.LOST)
+            return
+        if self._state is not ClientState.CONNECTED:
+            return
+        self._log.warning("connection to %s lost: %s", broker, cause)
+        if discarded:
+            self._log.info(
+                "dropped %d received messages that can no longer be acknowledged; "
+                "the broker delivers them again",
+                discarded,
+            )
+        if not self._settings.auto_reconnect:
+            self._end(ConnectionLost(f"the connection was lost: {cause}", cause=cause))
+            return
+        self._loss = cause
+        self._policy.failed(cause)
+        self._step(ClientInput.LOST)
+        self._next_attempt(now)
+
+    def _settle_session_loss(self, now: float, cause: ClientError | None) -> None:
+        for event in self._session.connection_lost(now).events:
+            if type(event) is ReceiptLost:
+                receipt_id = event.receipt_id
+                self._lost_report.append(receipt_id)
+                waiting = self._waiting.pop(receipt_id, None)
+                if waiting is not None:
+                    self.counters.receipts_lost += 1
+                    reason = (
+                        f"the connection to {self._broker} was lost before the RECEIPT "
+                        f"for {waiting.what}"
+                    )
+                    error = ConnectionLost(reason, cause=cause)
+                    self._events.append(RequestDone(receipt_id=receipt_id, error=error))
+            elif type(event) is TransactionAborted:
+                self._aborted.add(event.transaction)
+                self._aborted_report.append(event.transaction)
+                self._log.warning(
+                    "transaction %r was rolled back with the connection", event.transaction
+                )
+
+    def _discard_unackable(self) -> int:
+        inbox = self._inbox
+        kept = [m for m in inbox if m.subscription is not None and m.subscription.ack == "auto"]
+        discarded = len(inbox) - len(kept)
+        if discarded:
+            inbox.clear()
+            inbox.extend(kept)
+            self._discarded += discarded
+            self.counters.messages_discarded += discarded
+        return discarded
+
+    def _end(self, error: ClientError | None, given: ClientInput = ClientInput.GIVE_UP) -> None:
+        self._step(given)
+        self._cause = error
+        self._attempt = None
+        if self._phase is not None:
+            self._events.append(CloseTransport(abort=True))
+            self._phase = None
+        self._clear_output()
+        self._goodbye = None
+        self._goodbye_deadline = None
+        self._end_waiting(error or NotConnected("the client is closed"))
+        if error is not None:
+            self._log.error("the client ended: %s", error)
+        self._events.append(ClientEnded(error=error))
+
+    # -- data and the clock ----------------------------------------------------------------------
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Take bytes the transport read at *now*."""
+        phase = self._phase
+        if phase is not _Phase.HANDSHAKE and phase is not _Phase.UP:
+            return  # late bytes of a transport the core already let go
+        self.counters.bytes_in += len(data)
+        out = self._session.receive_data(data, now)
+        cause: ClientError | None = None
+        inbox = self._inbox
+        counters = self.counters
+        trace = self._log.isEnabledFor(logging.DEBUG)
+        for event in out.events:
+            counters.frames_in += 1
+            if type(event) is MessageReceived:
+                counters.messages_received += 1
+                if trace:
+                    trace_in(self._log, event.frame)
+                if event.subscription is None:
+                    routed = self._route(event)
+                    if routed is not None:
+                        inbox.append(routed)
+                    continue
+                inbox.append(event)
+                continue
+            if trace:
+                trace_in(self._log, getattr(event, "frame", None))
+            if type(event) is ReceiptReceived:
+                self._settle(event.receipt_id, None)
+            elif type(event) is Connected:
+                self._on_connected(event)
+            elif type(event) is ErrorReceived:
+                self._on_error(event)
+            elif type(event) is Disconnected:
+                self._on_disconnected(now)
+                return
+            elif type(event) is ProtocolFailure:
+                cause = ConnectionLost(
+                    f"{self._broker} broke the protocol: {event.error}", cause=event.error
+                )
+        if out.data:
+            self._write(out.data, now)
+        if out.close and self._phase is not None:
+            self._drop(cause or ConnectionLost(f"{self._broker} ended the conversation"), now)
+
+    def _route(self, event: MessageReceived) -> MessageReceived | None:
+        """A message whose subscription the table lacks: match it, or drop it (unacknowledged)."""
+        info = event.message
+        if info.subscription is None:
+            # STOMP 1.0 brokers may leave the subscription header out: match the destination.
+            found = [s for s in self.subscriptions.values() if s.destination == info.destination]
+            if len(found) == 1:
+                return message_received(info, found[0], event.generation)
+        self._log.warning(
+            "message %r to %r is for subscription %r, which the client does not know "
+            "(unsubscribed?): dropped unacknowledged, the broker delivers it again",
+            info.message_id,
+            info.destination,
+            info.subscription,
+        )
+        return None
+
+    def _on_connected(self, event: Connected) -> None:
+        broker = self._broker
+        assert broker is not None
+        self._phase = _Phase.UP
+        self._connected = event
+        self._attempt = None
+        self._policy.connected()
+        self._step(ClientInput.CONNECTED)
+        self.counters.connections += 1
+        for lost in event.not_replayed:
+            self._log.error(
+                "subscription %r to %r cannot be made in STOMP %s: it is removed",
+                lost.id,
+                lost.destination,
+                event.version.value,
+            )
+        self._log.info(
+            "connected to %s: STOMP %s, server %s, heart-beat %s, %d subscription(s) replayed",
+            broker,
+            event.version.value,
+            event.server,
+            event.heart_beat,
+            len(event.resubscribed),
+        )
+        report: Reconnected | None = None
+        if self._loss is not None:
+            self.counters.reconnects += 1
+            report = Reconnected(
+                broker=broker,
+                connected=event,
+                cause=self._loss,
+                aborted_transactions=tuple(sorted(self._aborted_report)),
+                lost_receipts=tuple(self._lost_report),
+                discarded=self._discarded,
+            )
+        self._loss = None
+        self._aborted_report = []
+        self._lost_report = []
+        self._discarded = 0
+        self._events.append(ConnectionMade(broker=broker, connected=event, reconnected=report))
+
+    def _on_error(self, event: ErrorReceived) -> None:
+        error = BrokerError(event.error, command=event.command)
+        if self._phase is _Phase.HANDSHAKE:
+            self._refused = error  # a refusal: not retried, another attempt gets the same
+            return
+        self._log.warning("ERROR from %s: %s", self._broker, error)
+        receipt_id = event.receipt_id
+        if receipt_id is not None and receipt_id in self._waiting:
+            self._settle(receipt_id, error)
+            return
+        if event.command is not None:
+            return  # it answers a receipt no longer awaited (timed out)
+        if self._waiting:
+            # Some brokers (RabbitMQ) leave the receipt-id out even when a frame that asked
+            # for one caused the ERROR: every request still waiting fails with it.
+            for waiting_id in list(self._waiting):
+                self._settle(waiting_id, error)
+            return
+        self._errors.append(error)
+
+    def _on_disconnected(self, now: float) -> None:
+        self._events.append(CloseTransport(abort=False))
+        self._end_goodbye(now, confirmed=True)
+
+    def _end_goodbye(self, now: float, *, confirmed: bool) -> None:
+        """End the graceful end: the client is CLOSED.
+
+        Receipts still awaited are lost (some brokers answer DISCONNECT before earlier
+        frames' receipts).
+        """
+        self._phase = None
+        self._goodbye = None
+        self._goodbye_deadline = None
+        self._settle_session_loss(now, ConnectionLost("the client disconnected"))
+        self._discard_unackable()
+        self._step(ClientInput.DISCONNECTED)
+        self._cause = None
+        self._end_waiting(NotConnected("the client disconnected"))
+        self._events.append(ClientEnded(error=None, confirmed=confirmed))
+
+    def _end_waiting(self, failure: ClientError) -> None:
+        for receipt_id, waiting in self._waiting.items():
+            self.counters.receipts_lost += 1
+            self._log.debug("receipt %s for %s abandoned", receipt_id, waiting.what)
+            self._events.append(RequestDone(receipt_id=receipt_id, error=failure))
+        self._waiting.clear()
+        self._deadlines.clear()
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`handle_timer` must next be called, or ``None``; ask after every input."""
+        deadline: float | None = None
+        phase = self._phase
+        if phase is not None and phase is not _Phase.UP:
+            deadline = self._attempt_deadline
+        if phase is _Phase.UP or phase is _Phase.HANDSHAKE:
+            session_deadline = self._session.next_deadline()
+            if session_deadline is not None and (deadline is None or session_deadline < deadline):
+                deadline = session_deadline
+            if self._out_size:
+                stall = self._out_since + self._settings.write_timeout
+                if deadline is None or stall < deadline:
+                    deadline = stall
+        if self._deferred:
+            due = self._deferred_at + self._settings.ack_delay
+            if deadline is None or due < deadline:
+                deadline = due
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][1] not in self._waiting:
+            heapq.heappop(deadlines)
+        if deadlines and (deadline is None or deadlines[0][0] < deadline):
+            deadline = deadlines[0][0]
+        goodbye = self._goodbye_deadline
+        if goodbye is not None and (deadline is None or goodbye < deadline):
+            deadline = goodbye
+        return deadline
+
+    def handle_timer(self, now: float) -> None:
+        """Do what is due at *now*; calling it early or late is harmless."""
+        phase = self._phase
+        broker = self._broker
+        if phase is _Phase.WAITING and now >= self._attempt_deadline:
+            self._open(now)
+        elif phase is _Phase.OPENING and now >= self._attempt_deadline:
+            timeout = self._settings.connect_timeout
+            self._drop(WaitTimeout(f"connection to {broker}", timeout), now)
+        elif phase is _Phase.HANDSHAKE and now >= self._attempt_deadline:
+            timeout = self._settings.connected_timeout
+            self._drop(WaitTimeout(f"CONNECTED from {broker}", timeout), now)
+        if self._phase is _Phase.UP:
+            out = self._session.handle_timer(now)
+            for event in out.events:
+                if type(event) is PeerDead:
+                    self.counters.heart_beats_missed += 1
+                    silence = WaitTimeout(f"data from {broker}", event.limit)
+                    cause = ConnectionLost(
+                        f"{broker} was silent for {event.silent_for:.1f} s "
+                        f"(the heart-beat limit is {event.limit:.1f} s)",
+                        cause=silence,
+                    )
+                    self._drop(cause, now)
+                    break
+            else:
+                if out.data:
+                    self._append(out.data, now)
+        if self._out_size and self._phase is not None:
+            timeout = self._settings.write_timeout
+            if now >= self._out_since + timeout:
+                self._drop(WaitTimeout(f"progress writing to {broker}", timeout), now)
+        if self._deferred and now >= self._deferred_at + self._settings.ack_delay:
+            self.flush(now)
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            _, receipt_id = heapq.heappop(deadlines)
+            waiting = self._waiting.get(receipt_id)
+            if waiting is not None and waiting.deadline <= now:
+                self.counters.receipts_lost += 1
+                awaited = f"RECEIPT for {waiting.what} from {broker}"
+                self._settle(receipt_id, WaitTimeout(awaited, waiting.timeout))
+        if self._goodbye_deadline is not None and now >= self._goodbye_deadline:
+            self._log.warning(
+                "no RECEIPT for DISCONNECT from %s within %g s: closing anyway",
+                broker,
+                self._goodbye_timeout,
+            )
+            if self._phase is not None:
+                self._events.append(CloseTransport(abort=True))
+                self._clear_output()
+            self._end_goodbye(now, confirmed=False)
+
+    def pause_reading(self) -> None:
+        """Tell the core that the adapter stopped reading (consumers are behind).
+
+        The broker's silence proves nothing now; the client's own heart-beats stay due.
+        """
+        self._session.pause_receiving()
+
+    def resume_reading(self, now: float) -> None:
+        """The adapter reads again: the broker gets a full allowance of silence from *now*."""
+        self._session.resume_receiving(now)
+
+    # -- the one outbound buffer -------------------------------------------------------------
+
+    def _append(self, data: bytes, now: float) -> None:
+        if not self._out_size:
+            self._out_since = now
+        self._out.append(data)
+        self._out_size += len(data)
+
+    def _write(self, data: bytes, now: float) -> None:
+        if self._deferred:
+            self._move_deferred(now)
+        self._append(data, now)
+        self.counters.frames_out += 1
+        if self._log.isEnabledFor(logging.DEBUG):
+            trace_out(self._log, data)
+
+    def _move_deferred(self, now: float) -> None:
+        deferred = self._deferred
+        data = b"".join(deferred)
+        deferred.clear()
+        self._append(data, now)
+
+    def _clear_output(self) -> None:
+        self._out.clear()
+        self._out_size = 0
+        self._out_head = 0
+        self._deferred.clear()
+
+    def flush(self, now: float) -> None:
+        """Move coalesced ACKs to the outbound buffer now (before the adapter waits)."""
+        if self._deferred:
+            self._move_deferred(now)
+
+    @property
+    def output_size(self) -> int:
+        """Bytes waiting in the outbound buffer."""
+        return self._out_size - self._out_head
+
+    @property
+    def has_room(self) -> bool:
+        """Whether the outbound buffer takes more (else calls that write wait for room)."""
+        return self._out_size - self._out_head < self._settings.max_outgoing
+
+    def pending_output(self) -> memoryview:
+        """The bytes to write, oldest first; report what was written with :meth:`output_written`."""
+        out = self._out
+        if len(out) > 1:
+            joined = b"".join(out)
+            out.clear()
+            out.append(joined)
+        if not out:
+            return memoryview(b"")
+        return memoryview(out[0])[self._out_head :]
+
+    def output_written(self, count: int, now: float) -> None:
+        """*count* bytes of :meth:`pending_output` were written."""
+        if count <= 0:
+            return
+        self.counters.bytes_out += count
+        self._out_since = now
+        self._out_head += count
+        if self._out_head >= self._out_size:
+            self._out.clear()
+            self._out_size = 0
+            self._out_head = 0
+
+    def data_to_send(self, now: float) -> bytes:
+        """Take every byte to write (for transports that buffer themselves)."""
+        out = self._out
+        if not out:
+            return b""
+        data = out[0] if len(out) == 1 else b"".join(out)
+        if self._out_head:
+            data = data[self._out_head :]
+        self.output_written(len(data), now)
+        return data
+
+    # -- the caller's requests ---------------------------------------------------------------
+
+    def _require_ready(self) -> None:
+        self.check_usable()
+        if self._state is not ClientState.CONNECTED:
+            msg = f"not connected: the client is {self._state.value} (wait for the connection)"
+            raise NotConnected(msg)
+
+    def _new_receipt(self, *, given: bool | str) -> str | None:
+        receipt: object = given
+        if receipt is False:
+            return None
+        if receipt is True:
+            while True:
+                self._receipt_ids += 1
+                candidate = f"receipt-{self._receipt_ids}"
+                if candidate not in self._waiting:
+                    return candidate
+        if not isinstance(receipt, str) or not receipt:
+            msg = f"receipt must be True, False or a non-empty id, got {receipt!r}"
+            raise InvalidRequest(msg)
+        return given  # type: ignore[return-value]
+
+    def _await(self, receipt_id: str | None, what: str, timeout: float | None, now: float) -> None:
+        if receipt_id is None:
+            return
+        wait = self._settings.receipt_timeout if timeout is None else timeout
+        deadline = now + wait
+        self._waiting[receipt_id] = _Waiting(what, deadline, wait)
+        heapq.heappush(self._deadlines, (deadline, receipt_id))
+        self.counters.receipts_awaited += 1
+
+    def _settle(self, receipt_id: str, error: ClientError | None) -> None:
+        if self._waiting.pop(receipt_id, None) is None:
+            self._log.debug("RECEIPT %r is no longer awaited", receipt_id)
+            return
+        self._events.append(RequestDone(receipt_id=receipt_id, error=error))
+
+    def forget_receipt(self, receipt_id: str) -> None:
+        """Stop awaiting *receipt_id* (its caller gave up: cancelled); a late RECEIPT is ignored."""
+        self._waiting.pop(receipt_id, None)
+
+    def _check_transaction(self, transaction: str | None) -> None:
+        if transaction is not None and transaction in self._aborted:
+            msg = (
+                f"the transaction {transaction!r} was rolled back by the broker when the "
+                "connection was lost"
+            )
+            raise ConnectionLost(msg, cause=None)
+
+    def _check_timeout(self, timeout: float | None) -> float | None:
+        return positive("timeout", timeout, optional=True)
+
+    def send(
+        self,
+        destination: str,
+        body: bytes = b"",
+        *,
+        headers: Headers | None = None,
+        content_length: bool = True,
+        transaction: str | None = None,
+        receipt: bool | str = False,
+        timeout: float | None = None,
+        now: float,
+    ) -> str | None:
+        """Put a SEND in the outbound buffer; return its receipt id (when one is asked).
+
+        Raises:
+            NotConnected: no connection is up (wait for one while reconnecting).
+            ConnectionLost: *transaction* was rolled back with a lost connection.
+            InvalidRequest: a frame the version cannot carry, an unknown transaction, ...
+        """
+        timeout = self._check_timeout(timeout)
+        self._require_ready()
+        self._check_transaction(transaction)
+        receipt_id = self._new_receipt(given=receipt)
+        try:
+            data = self._session.send(
+                destination,
+                body,
+                headers=headers,
+                content_length=content_length,
+                transaction=transaction,
+                receipt=receipt_id,
+            )
+        except LocalProtocolError as exc:
+            raise _session_error(exc) from exc
+        self._write(data, now)
+        self._await(receipt_id, f"SEND to {destination}", timeout, now)
+        return receipt_id
+
+    def subscribe(
+        self,
+        destination: str,
+        *,
+        ack: AckMode = "auto",
+        id: str | None = None,
+        headers: Headers | None = None,
+        receipt: bool | str = False,
+        timeout: float | None = None,
+        now: float,
+    ) -> tuple[Subscription, str | None]:
+        """Subscribe; return the table's record (replayed on every reconnection) and receipt id.
+
+        Raises:
+            NotConnected, InvalidRequest: as for :meth:`send`.
+        """
+        timeout = self._check_timeout(timeout)
+        self._require_ready()
+        receipt_id = self._new_receipt(given=receipt)
+        try:
+            subscription, data = self._session.subscribe(
+                destination, id=id, ack=ack, headers=headers, receipt=receipt_id
+            )
+        except LocalProtocolError as exc:
+            raise _session_error(exc) from exc
+        self._write(data, now)
+        self._await(receipt_id, f"SUBSCRIBE to {destination}", timeout, now)
+        return subscription, receipt_id
+
+    def unsubscribe(
+        self,
+        subscription: Subscription | str,
+        *,
+        receipt: bool | str = False,
+        timeout: float | None = None,
+        now: float,
+    ) -> str | None:
+        """End a subscription; without a connection it is only forgotten (not replayed).
+
+        Queued messages of it that were not taken stay in the inbox.
+
+        Raises:
+            InvalidRequest: an unknown subscription, or a receipt without a connection.
+        """
+        timeout = self._check_timeout(timeout)
+        if self._state is not ClientState.CONNECTED and receipt is not False:
+            msg = f"no connection to ask a receipt on (the client is {self._state.value})"
+            raise InvalidRequest(msg)
+        receipt_id = (
+            self._new_receipt(given=receipt) if self._state is ClientState.CONNECTED else None
+        )
+        sub_id = subscription.id if isinstance(subscription, Subscription) else subscription
+        try:
+            data = self._session.unsubscribe(sub_id, receipt=receipt_id)
+        except LocalProtocolError as exc:
+            raise _session_error(exc) from exc
+        if data:
+            self._write(data, now)
+            self._await(receipt_id, f"UNSUBSCRIBE {sub_id}", timeout, now)
+        return receipt_id if data else None
+
+    def ack(
+        self,
+        message: MessageReceived,
+        *,
+        transaction: str | None = None,
+        receipt: bool | str = False,
+        timeout: float | None = None,
+        defer: bool = False,
+        now: float,
+    ) -> str | None:
+        """Acknowledge *message*; return the receipt id (when one is asked).
+
+        With *defer* (the adapter knows more messages wait) and no receipt, the ACK
+        may wait up to ``ack_delay`` to leave with others (``coalesce_acks``).
+
+        Raises:
+            MessageStale: the message came on an earlier connection (refused at once:
+                the broker delivers it again).
+            NotConnected, InvalidRequest: as for :meth:`send` (an ``auto`` subscription's
+                message, NACK on STOMP 1.0, ...).
+        """
+        return self._settle_message(
+            message,
+            positive_ack=True,
+            transaction=transaction,
+            receipt=receipt,
+            timeout=timeout,
+            defer=defer,
+            now=now,
+        )
+
+    def nack(
+        self,
+        message: MessageReceived,
+        *,
+        transaction: str | None = None,
+        receipt: bool | str = False,
+        timeout: float | None = None,
+        defer: bool = False,
+        now: float,
+    ) -> str | None:
+        """NACK *message* (STOMP 1.1+); as :meth:`ack`."""
+        return self._settle_message(
+            message,
+            positive_ack=False,
+            transaction=transaction,
+            receipt=receipt,
+            timeout=timeout,
+            defer=defer,
+            now=now,
+        )
+
+    def _settle_message(
+        self,
+        message: MessageReceived,
+        *,
+        positive_ack: bool,
+        transaction: str | None,
+        receipt: bool | str,
+        timeout: float | None,
+        defer: bool,
+        now: float,
+    ) -> str | None:
+        command = "ACK" if positive_ack else "NACK"
+        self.refuse_stale(message, command)
+        timeout = self._check_timeout(timeout)
+        self._require_ready()
+        self._check_transaction(transaction)
+        receipt_id = self._new_receipt(given=receipt)
+        settle = self._session.ack if positive_ack else self._session.nack
+        try:
+            data = settle(message, transaction=transaction, receipt=receipt_id)
+        except LocalProtocolError as exc:
+            raise _session_error(exc) from exc
+        counters = self.counters
+        if positive_ack:
+            counters.messages_acked += 1
+        else:
+            counters.messages_nacked += 1
+        if defer and receipt_id is None and self._settings.coalesce_acks:
+            deferred = self._deferred
+            if not deferred:
+                self._deferred_at = now
+            deferred.append(data)
+            counters.frames_out += 1
+            if len(deferred) >= _ACK_BATCH:
+                self._move_deferred(now)
+            return None
+        self._write(data, now)
+        self._await(receipt_id, f"{command} of {message.message.message_id}", timeout, now)
+        return receipt_id
+
+    def refuse_stale(self, message: MessageReceived, command: str = "ACK") -> None:
+        """Raise :class:`MessageStale` when *message* came on an earlier connection.
+
+        Adapters call it before they wait for a connection, so that such an ACK is
+        refused at once, even while reconnecting.
+        """
+        if not self._session.is_current(message):
+            msg = (
+                f"cannot {command} message {message.message.message_id!r}: it came on an "
+                "earlier connection, and the broker delivers it again on the current one"
+            )
+            raise MessageStale(msg)
+
+    def begin(
+        self,
+        transaction: str | None = None,
+        *,
+        receipt: bool | str = False,
+        timeout: float | None = None,
+        now: float,
+    ) -> tuple[str, str | None]:
+        """Begin a transaction; return its id (``tx-N`` unless given) and the receipt id."""
+        timeout = self._check_timeout(timeout)
+        self._require_ready()
+        receipt_id = self._new_receipt(given=receipt)
+        try:
+            transaction, data = self._session.begin(transaction, receipt=receipt_id)
+        except LocalProtocolError as exc:
+            raise _session_error(exc) from exc
+        self._aborted.discard(transaction)
+        self._write(data, now)
+        self._await(receipt_id, f"BEGIN {transaction}", timeout, now)
+        return transaction, receipt_id
+
+    def commit(
+        self,
+        transaction: str,
+        *,
+        receipt: bool | str = False,
+        timeout: float | None = None,
+        now: float,
+    ) -> str | None:
+        """Commit *transaction*; return the receipt id.
+
+        Raises:
+            ConnectionLost: the connection was lost and the broker rolled it back.
+            NotConnected, InvalidRequest: as for :meth:`send`.
+        """
+        if transaction in self._aborted:
+            msg = (
+                f"cannot commit {transaction!r}: the connection was lost and the broker "
+                "rolled it back"
+            )
+            raise ConnectionLost(msg)
+        return self._end_transaction(
+            transaction, commit=True, receipt=receipt, timeout=timeout, now=now
+        )
+
+    def abort(
+        self,
+        transaction: str,
+        *,
+        receipt: bool | str = False,
+        timeout: float | None = None,
+        now: float,
+    ) -> str | None:
+        """Abort *transaction*; a transaction rolled back with a lost connection ends quietly."""
+        if transaction in self._aborted:
+            self._aborted.discard(transaction)
+            return None
+        return self._end_transaction(
+            transaction, commit=False, receipt=receipt, timeout=timeout, now=now
+        )
+
+    def _end_transaction(
+        self,
+        transaction: str,
+        *,
+        commit: bool,
+        receipt: bool | str,
+        timeout: float | None,
+        now: float,
+    ) -> str | None:
+        timeout = self._check_timeout(timeout)
+        self._require_ready()
+        receipt_id = self._new_receipt(given=receipt)
+        end = self._session.commit if commit else self._session.abort
+        try:
+            data = end(transaction, receipt=receipt_id)
+        except LocalProtocolError as exc:
+            raise _session_error(exc) from exc
+        self._write(data, now)
+        command = "COMMIT" if commit else "ABORT"
+        self._await(receipt_id, f"{command} {transaction}", timeout, now)
+        return receipt_id
+
+    def next_message(self) -> MessageReceived | None:
+        """The oldest received message not yet taken, or ``None``."""
+        inbox = self._inbox
+        return inbox.popleft() if inbox else None
+
+    @property
+    def messages_waiting(self) -> int:
+        """How many received messages wait in the inbox."""
+        return len(self._inbox)
+
+    def next_event(self) -> CoreEvent | None:
+        """The next thing to do or to tell, in order, or ``None``."""
+        events = self._events
+        return events.popleft() if events else None
+
+    # -- ending ----------------------------------------------------------------------------------
+
+    def disconnect(self, now: float, *, timeout: float | None = None) -> None:
+        """End gracefully: DISCONNECT with a receipt (coalesced ACKs first), close after it.
+
+        Without a connection it stops connecting. :class:`~stomp_core.ClientEnded` says
+        when it is over, and whether the broker confirmed it; after *timeout* (default
+        ``disconnect_timeout``) the connection is closed anyway.
+        """
+        wait = self._check_timeout(timeout) or self._settings.disconnect_timeout
+        state = self._state
+        if state is ClientState.DISCONNECTING or state is ClientState.CLOSED:
+            self._step(ClientInput.DISCONNECT)
+            return
+        if state is not ClientState.CONNECTED:
+            self._end(None, ClientInput.DISCONNECT)
+            return
+        self._step(ClientInput.DISCONNECT)
+        self.flush(now)
+        self._receipt_ids += 1
+        receipt_id = f"disconnect-{self._receipt_ids}"
+        self._goodbye = receipt_id
+        self._goodbye_timeout = wait
+        self._goodbye_deadline = now + wait
+        self._write(self._session.disconnect(receipt=receipt_id), now)
+
+    def close(self, now: float) -> None:
+        """End at once, without DISCONNECT: unwritten bytes are dropped, waiters fail."""
+        if self._state is ClientState.CLOSED:
+            return
+        if self._phase is not None:
+            self._events.append(CloseTransport(abort=True))
+            self._phase = None
+            self._clear_output()
+            self._settle_session_loss(now, ConnectionLost("closed by the client"))
+            self._discard_unackable()
+        self._end(None, ClientInput.CLOSE)
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
