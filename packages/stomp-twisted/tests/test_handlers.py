@@ -180,7 +180,7 @@ def test_heart_beats_go_on_and_the_broker_is_not_judged_while_reading_is_paused(
     broker.faults.stop_heart_beating()
     with pytest.raises(ConnectionLost) as caught:
         reactor.run_until(client.disconnected)
-    assert str(caught.value.cause) == "no data from tcp://mq:61613 within 2.5 s"
+    assert "tcp://mq:61613 was silent for 2.5 s" in str(caught.value)
 
 
 def test_a_silent_broker_is_still_found_after_reading_resumes(

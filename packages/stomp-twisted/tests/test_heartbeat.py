@@ -92,8 +92,10 @@ def test_a_silent_broker_is_detected_within_the_grace(
         reactor.run_until(ended)
     assert reactor.seconds() == pytest.approx(silent_since + 2.5)  # DEFAULT grace: 2.5 intervals
     cause = caught.value.cause
-    assert isinstance(cause, WaitTimeout)
-    assert str(cause) == "no data from tcp://mq:61613 within 2.5 s"
+    assert isinstance(cause, ConnectionLost)
+    assert str(cause) == "tcp://mq:61613 was silent for 2.5 s (the heart-beat limit is 2.5 s)"
+    assert isinstance(cause.cause, WaitTimeout)
+    assert str(cause.cause) == "no data from tcp://mq:61613 within 2.5 s"
     assert broker.connections == ()
 
 

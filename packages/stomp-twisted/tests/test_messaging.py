@@ -19,7 +19,6 @@ from stomp_twisted import (
     ClientState,
     ConnectionLost,
     InvalidRequest,
-    NotConnected,
     WaitTimeout,
 )
 from stomp_twisted.testing import SimulatedBroker, SimulatedReactor
@@ -76,7 +75,7 @@ def test_a_receipt_that_never_comes_times_out(
     with pytest.raises(WaitTimeout) as caught:
         reactor.run_until(client.send("/queue/a", b"x", receipt=True, timeout=2))
     assert reactor.seconds() == 2.0
-    assert str(caught.value) == "no RECEIPT r-1 for SEND to /queue/a within 2.0 s"
+    assert str(caught.value) == "no RECEIPT for SEND to /queue/a from tcp://mq:61613 within 2 s"
     with pytest.raises(WaitTimeout):
         reactor.run_until(client.send("/queue/a", b"x", receipt=True))
     assert reactor.seconds() == 12.0  # the default receipt_timeout
@@ -101,20 +100,19 @@ def test_an_error_answering_a_send_fails_it_with_the_frame(
     assert client.state is ClientState.CONNECTED
 
 
-def test_an_error_answering_nothing_shuts_the_client_down_with_the_frame(
+def test_an_error_answering_nothing_fails_the_next_request_and_the_connection_stays(
     reactor: SimulatedReactor, broker: SimulatedBroker, client: Client
 ) -> None:
     broker.faults.error_on_send("Access refused")
-    ended = client.disconnected
     client.send("/queue/a", b"x")  # no receipt: the ERROR answers no request
+    reactor.flush()
+    broker.faults.clear()
     with pytest.raises(BrokerError) as caught:
-        reactor.run_until(ended)
+        reactor.run_until(client.send("/queue/a", b"y"))  # the next request, once
     assert caught.value.frame.get("message") == "Access refused"
     assert caught.value.command is None
-    assert broker.frames("DISCONNECT")  # gracefully
-    assert client.state is ClientState.DISCONNECTED
-    with pytest.raises(NotConnected, match="disconnected"):
-        reactor.run_until(client.send("/queue/a"))
+    assert client.state is ClientState.CONNECTED
+    reactor.run_until(client.send("/queue/a", b"z", receipt=True))
 
 
 def test_pending_requests_fail_with_an_error_that_answers_nothing(
@@ -127,10 +125,8 @@ def test_pending_requests_fail_with_an_error_that_answers_nothing(
     connection.write_frame(Frame("ERROR", {"message": "Unknown destination"}))
     with pytest.raises(BrokerError) as caught:
         reactor.run_until(sent)
-    with pytest.raises(BrokerError) as ended:
-        reactor.run_until(client.disconnected)
-    assert ended.value is caught.value
     assert caught.value.frame.get("message") == "Unknown destination"
+    assert client.state is ClientState.CONNECTED
 
 
 def test_subscribe_sets_prefetch_to_max_in_flight_unless_given(
@@ -212,7 +208,7 @@ def test_a_message_for_an_unknown_subscription_is_logged_and_not_acked(
     with caplog.at_level(logging.WARNING, logger="stomp_twisted"):
         reactor.flush()
     assert "'m1' to '/queue/z' is for subscription 'ghost'" in caplog.text
-    assert "not acknowledged" in caplog.text
+    assert "dropped unacknowledged" in caplog.text
     assert broker.frames("ACK") == []
     assert broker.frames("NACK") == []
 
@@ -325,7 +321,7 @@ def test_a_transaction_lost_with_the_connection_is_reported(
         reactor.advance(1)
     assert f"transaction {tx!r} was rolled back" in caplog.text
     assert client.state is ClientState.CONNECTED
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(ConnectionLost, match="rolled it back"):
         reactor.run_until(client.commit(tx))
 
 
@@ -333,7 +329,7 @@ def test_a_receipt_pending_when_the_connection_drops_fails_with_connection_lost(
     reactor: SimulatedReactor, broker: SimulatedBroker, client: Client
 ) -> None:
     broker.faults.drop_on("SEND")
-    with pytest.raises(ConnectionLost, match="before the RECEIPT r-1 for SEND") as caught:
+    with pytest.raises(ConnectionLost, match="before the RECEIPT for SEND") as caught:
         reactor.run_until(client.send("/queue/a", b"x", receipt=True))
     assert caught.value.cause is not None
 
@@ -354,7 +350,7 @@ def test_requests_wait_for_a_reconnection(
     broker.faults.never_answer()
     broker.drop_connections()
     reactor.flush()
-    with pytest.raises(WaitTimeout, match=r"no connection to the broker within 3\.0 s"):
+    with pytest.raises(WaitTimeout, match=r"no connection to the broker within 3 s"):
         reactor.run_until(client.send("/queue/a", b"never", timeout=3))
 
 

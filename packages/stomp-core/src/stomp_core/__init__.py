@@ -58,6 +58,7 @@ from stomp_core._model import (
     UnfinishedHandler,
     parse_versions,
 )
+from stomp_core._model import positive as check_timeout
 from stomp_core._state import CLIENT_TRANSITIONS, ClientInput, ClientState
 
 __all__ = [
@@ -89,6 +90,7 @@ __all__ = [
     "TlsOptions",
     "UnfinishedHandler",
     "WaitTimeout",
+    "check_timeout",
     "parse_versions",
 ]
 

@@ -132,10 +132,10 @@ class ClientCore:
         self._rng = rng
         self._log = logger or logging.getLogger("stomp_core")
         self._policy = ReconnectPolicy(self._uri, rng=rng)
-        self._session = self._new_session(settings.login, settings.passcode)
-        for broker in self._uri.brokers:  # refuse what a broker's own credentials cannot carry
-            if broker.username is not None:
-                self._new_session(*broker.credentials())
+        self._session = self._new_session(settings.vhost, settings.login, settings.passcode)
+        for broker in self._uri.brokers:  # refuse what a broker's own settings cannot carry
+            login, passcode = broker.credentials(settings.login, settings.passcode)
+            self._new_session(broker.virtual_host(settings.vhost), login, passcode)
         self.counters = Counters()
         """What the client did so far (frames, bytes, messages, receipts, reconnects)."""
         self._state = ClientState.IDLE
@@ -169,11 +169,11 @@ class ClientCore:
         self._goodbye_deadline: float | None = None
         self._goodbye_timeout = settings.disconnect_timeout
 
-    def _new_session(self, login: str | None, passcode: str | None) -> Session:
+    def _new_session(self, host: str | None, login: str | None, passcode: str | None) -> Session:
         settings = self._settings
         try:
             return Session(
-                host=settings.vhost or self._uri.brokers[0].host,
+                host=host or self._uri.brokers[0].host,
                 login=login,
                 passcode=passcode,
                 versions=settings.versions,
@@ -371,9 +371,9 @@ class ClientCore:
         if phase is not None and phase is not _Phase.WAITING:
             self._events.append(CloseTransport(abort=True))
         if phase in (_Phase.OPENING, _Phase.HANDSHAKE):
-            broker = self._broker
-            reason = f"{broker} closed the connection" + (f": {error}" if error else "")
-            self._attempt_failed(ConnectionLost(reason, cause=error), now)
+            # What ended the attempt (a TLS verification error, say) is its cause as is.
+            cause = error or ConnectionLost(f"{self._broker} closed the connection")
+            self._attempt_failed(cause, now)
         elif phase is _Phase.UP:
             reason = f"{self._broker} closed the connection" + (f": {error}" if error else "")
             self._lost(ConnectionLost(reason, cause=error), now)
@@ -1035,6 +1035,20 @@ class ClientCore:
         self._write(data, now)
         self._await(receipt_id, f"{command} of {message.message.message_id}", timeout, now)
         return receipt_id
+
+    def drop_stale(self, message: MessageReceived) -> bool:
+        """Whether an adapter must drop *message*, queued for a handler, after a lost connection.
+
+        True for a message of an acknowledging subscription that came on an earlier
+        connection: it can no longer be acknowledged and the broker delivers it again.
+        It is counted in the next :class:`~stomp_core.Reconnected` report's ``discarded``.
+        """
+        subscription = message.subscription
+        if subscription is None or subscription.ack == "auto" or self.is_current(message):
+            return False
+        self._discarded += 1
+        self.counters.messages_discarded += 1
+        return True
 
     def refuse_stale(self, message: MessageReceived, command: str = "ACK") -> None:
         """Raise :class:`MessageStale` when *message* came on an earlier connection.

@@ -8,6 +8,7 @@ from stomp_commands import ErrorInfo
 from stomp_frame import Frame
 
 if TYPE_CHECKING:
+    from stomp_core._model import UnfinishedHandler
     from stomp_failover import Broker, BrokersExhausted
     from stomp_session import MessageReceived
 
@@ -28,7 +29,13 @@ class ClientError(Exception):
     """Base of every error a stomp-suite client raises (sync, Twisted, asyncio alike).
 
     Messages never contain the passcode.
+
+    Attributes:
+        unfinished: When this error ended a client with handlers, the handlers still
+            running when its shutdown stopped waiting for them; otherwise empty.
     """
+
+    unfinished: tuple[UnfinishedHandler, ...] = ()
 
 
 class InvalidRequest(ClientError, ValueError):

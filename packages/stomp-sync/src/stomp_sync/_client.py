@@ -26,8 +26,8 @@ from stomp_core import (
     Reconnected,
     TlsOptions,
     WaitTimeout,
+    check_timeout,
 )
-from stomp_core._model import positive
 from stomp_failover import Broker, FailoverUri
 from stomp_frame import Limits, Version
 from stomp_session import DEFAULT_HEART_BEAT_GRACE, Connected, MessageReceived, Subscription
@@ -233,7 +233,7 @@ class Client:
                 unknown virtual host, no common version): not retried.
             InvalidRequest: already connected or connecting.
         """
-        wait = positive("timeout", timeout, optional=True)
+        wait = check_timeout("timeout", timeout, optional=True)
         with self._lock:
             core, pump = self._core, self._pump
             core.start(time.monotonic())
@@ -261,7 +261,7 @@ class Client:
         Returns:
             Whether the broker confirmed it (``receipt``).
         """
-        wait = positive("timeout", timeout, optional=True)
+        wait = check_timeout("timeout", timeout, optional=True)
         with self._lock:
             self._core.disconnect(time.monotonic(), timeout=wait)
             self._pump.handle_events()
@@ -311,7 +311,9 @@ class Client:
 
         *act* is given the time and the seconds left; one deadline covers it all.
         """
-        wait = positive("timeout", timeout, optional=True) or self._core.settings.receipt_timeout
+        wait = (
+            check_timeout("timeout", timeout, optional=True) or self._core.settings.receipt_timeout
+        )
         with self._lock:
             core, pump = self._core, self._pump
             deadline = time.monotonic() + wait
@@ -563,7 +565,7 @@ class Client:
             if message is not None:
                 self._pump.service()
                 return message
-            wait = positive("timeout", timeout, optional=True)
+            wait = check_timeout("timeout", timeout, optional=True)
             core.check_usable()
             deadline = None if wait is None else time.monotonic() + wait
             self._pump.wait(lambda: core.messages_waiting > 0, deadline, check=True)

@@ -1,9 +1,10 @@
 """stomp-twisted: an asynchronous STOMP 1.0/1.1/1.2 client for Twisted, and a simulated broker.
 
-A thin adapter around :class:`stomp_session.Session`: the session owns the
-protocol; this package adds the reactor, sockets and TLS, timers for heart-beats
-and timeouts, failover (:mod:`stomp_failover`), per-subscription handlers and a
-graceful shutdown. Every request returns a typed ``Deferred``; inside, the client
+A thin adapter over :mod:`stomp_core`'s sans-I/O client core, which decides
+everything a client decides (failover, reconnection, receipts, transactions,
+heart-beats, back-pressure); this package adds the reactor, the transport and TLS,
+per-subscription handlers with their concurrency, and a graceful shutdown. Every
+request returns a typed ``Deferred``; inside, the client
 is ``async def`` code wrapped with ``Deferred.fromCoroutine``.
 
 >>> from stomp_twisted import Client
@@ -29,32 +30,35 @@ it, nor in a repr or an error.
 
 from __future__ import annotations
 
-from stomp_session import Connected
-from stomp_twisted._client import DEFAULT_MAX_IN_FLIGHT, PREFETCH_HEADERS, Client
-from stomp_twisted._errors import (
+from stomp_core import (
     BrokerError,
     ClientError,
+    ClientState,
     ConnectFailed,
     ConnectionLost,
+    Counters,
+    DisconnectResult,
     HandlerFailed,
     InvalidRequest,
+    MessageStale,
     NotConnected,
+    Reconnected,
+    TlsOptions,
+    UnfinishedHandler,
     WaitTimeout,
 )
+from stomp_session import Connected
+from stomp_twisted._client import DEFAULT_MAX_IN_FLIGHT, PREFETCH_HEADERS, Client
 from stomp_twisted._model import (
     ERROR_HEADER,
     FORWARD_EXCLUDED_HEADERS,
-    ClientState,
-    DisconnectResult,
     ErrorAction,
     ErrorHook,
     Handler,
     Message,
     ReactorLike,
-    UnfinishedHandler,
 )
 from stomp_twisted._subscription import Subscription
-from stomp_twisted._tls import TlsOptions
 
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
@@ -68,6 +72,7 @@ __all__ = [
     "ConnectFailed",
     "Connected",
     "ConnectionLost",
+    "Counters",
     "DisconnectResult",
     "ErrorAction",
     "ErrorHook",
@@ -75,8 +80,10 @@ __all__ = [
     "HandlerFailed",
     "InvalidRequest",
     "Message",
+    "MessageStale",
     "NotConnected",
     "ReactorLike",
+    "Reconnected",
     "Subscription",
     "TlsOptions",
     "UnfinishedHandler",
@@ -84,3 +91,8 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# Show the public path, not the private module, in reprs and tracebacks (own names only).
+for _name in ("Client", "Subscription", "ErrorAction"):
+    globals()[_name].__module__ = __name__
+del _name

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, Final, Protocol, TypeAlias
 
 from stomp_session import MessageReceived
@@ -12,14 +11,11 @@ from stomp_session import MessageReceived
 __all__ = [
     "ERROR_HEADER",
     "FORWARD_EXCLUDED_HEADERS",
-    "ClientState",
-    "DisconnectResult",
     "ErrorAction",
     "ErrorHook",
     "Handler",
     "Message",
     "ReactorLike",
-    "UnfinishedHandler",
 ]
 
 Message: TypeAlias = MessageReceived
@@ -85,62 +81,6 @@ FORWARD_EXCLUDED_HEADERS: Final[frozenset[str]] = frozenset(
 destination: the broker's own (``message-id``, ``destination``, ``timestamp``,
 ``expires``, ``priority``, ``subscription``, ``ack``, ``redelivered``), ``content-length``
 (written anew), and those the copy sets itself (``persistent:true``, the error header)."""
-
-
-class ClientState(enum.Enum):
-    """Where a :class:`~stomp_twisted.Client` is in its life (it connects once)."""
-
-    IDLE = "idle"
-    """Made; :meth:`~stomp_twisted.Client.connect` not called yet."""
-    CONNECTING = "connecting"
-    """Trying the brokers of the failover URI for the first connection."""
-    CONNECTED = "connected"
-    """Connected: requests go out at once."""
-    RECONNECTING = "reconnecting"
-    """The connection was lost; trying the brokers again. Requests wait for it."""
-    DISCONNECTING = "disconnecting"
-    """Shutting down: no new message is handled; in-flight handlers are awaited, then
-    DISCONNECT is sent."""
-    DISCONNECTED = "disconnected"
-    """Done: :attr:`~stomp_twisted.Client.disconnected` has fired."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UnfinishedHandler:
-    """A handler still running when a shutdown stopped waiting for it (it was then cancelled).
-
-    Its message was not acknowledged: the broker delivers it again.
-
-    Attributes:
-        subscription: The subscription's id.
-        destination: The message's destination.
-        message_id: The message's ``message-id``.
-        running_for: Seconds it had been running.
-    """
-
-    subscription: str
-    destination: str
-    message_id: str
-    running_for: float
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DisconnectResult:
-    """How a shutdown went.
-
-    Attributes:
-        receipt: Whether the broker confirmed the DISCONNECT with a RECEIPT (so every
-            frame sent before it was processed).
-        unfinished: Handlers that were still running when the shutdown stopped waiting.
-    """
-
-    receipt: bool
-    unfinished: tuple[UnfinishedHandler, ...] = ()
-
-    @property
-    def clean(self) -> bool:
-        """Whether the DISCONNECT was confirmed and no handler was left unfinished."""
-        return self.receipt and not self.unfinished
 
 
 class ReactorLike(Protocol):

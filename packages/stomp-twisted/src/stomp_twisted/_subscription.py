@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from inspect import isawaitable, iscoroutine
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
+from typing import Any, Final, Literal, Protocol, TypeVar, cast
 
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
@@ -16,10 +16,7 @@ from stomp_frame import Version
 from stomp_session import MessageReceived
 from stomp_twisted._model import ErrorAction, ErrorHook, Handler
 
-if TYPE_CHECKING:
-    from stomp_twisted._client import Client
-
-__all__ = ["Delivery", "Subscription"]
+__all__ = ["Delivery", "Host", "Subscription"]
 
 logger = logging.getLogger("stomp_twisted")
 
@@ -27,6 +24,51 @@ _T = TypeVar("_T")
 _Outcome = Literal["ack", "nack", "none", "hold"]
 """How a delivery is settled: ACK, NACK, nothing to write, or never (left unacknowledged)."""
 _FORWARD: Final = ErrorAction.FORWARD
+
+
+class Host(Protocol):
+    """What a subscription needs of its client (the only way it reaches the client)."""
+
+    def now(self) -> float:
+        """The reactor's time."""
+        ...
+
+    def version(self) -> Version | None:
+        """The negotiated version of the current connection."""
+        ...
+
+    def settle(self, message: MessageReceived, outcome: str) -> None:
+        """Write the ACK or NACK of *message* for *outcome* ``ack``/``nack`` (else nothing).
+
+        A stale message's is only logged.
+        """
+        ...
+
+    def forward(
+        self, message: MessageReceived, destination: str, description: str
+    ) -> Deferred[None]:
+        """Send a persistent copy of *message* to *destination*, with a receipt."""
+        ...
+
+    def poison(self, delivery: Delivery, error: BaseException) -> None:
+        """End the client gracefully, leaving *delivery*'s message unacknowledged."""
+        ...
+
+    def pause_reading(self, subscription: Subscription) -> None:
+        """Stop reading the connection until :meth:`resume_reading`."""
+        ...
+
+    def resume_reading(self, subscription: Subscription) -> None:
+        """Read again (once no subscription wants the pause)."""
+        ...
+
+    def started(self, delivery: Delivery) -> None:
+        """A handler started on *delivery* (a graceful end waits for it)."""
+        ...
+
+    def finished(self, delivery: Delivery) -> None:
+        """The handling of *delivery* is over."""
+        ...
 
 
 class Delivery:
@@ -93,8 +135,8 @@ class Subscription:
 
     __slots__ = (
         "_accepting",
-        "_client",
         "_handler",
+        "_host",
         "_in_flight",
         "_on_error",
         "_order",
@@ -111,7 +153,7 @@ class Subscription:
 
     def __init__(
         self,
-        client: Client,
+        host: Host,
         *,
         id: str,
         destination: str,
@@ -122,7 +164,7 @@ class Subscription:
         on_error: ErrorHook | None,
         headers: tuple[tuple[str, str], ...],
     ) -> None:
-        self._client = client
+        self._host = host
         self.id = id
         self.destination = destination
         self.ack: AckMode = ack
@@ -164,16 +206,17 @@ class Subscription:
         """Whether it still takes messages (not unsubscribed, client not shutting down)."""
         return self._accepting
 
-    # -- dispatch ------------------------------------------------------------------------------
+    # -- dispatch (called by the client) ----------------------------------------------------
 
-    def _deliver(self, event: MessageReceived) -> None:
+    def deliver(self, event: MessageReceived) -> None:
+        """Hand *event* to the handler now, or queue it (pausing the reading when full)."""
         if self._in_flight < self.max_in_flight and not self._queue:
             self._start(event)
             return
         self._queue.append(event)
         if len(self._queue) > self.max_in_flight and not self._pausing:
             self._pausing = True
-            self._client._pause_reading(self)
+            self._host.pause_reading(self)
 
     def _pump(self) -> None:
         if self._pumping:
@@ -187,25 +230,38 @@ class Subscription:
             self._pumping = False
         if self._pausing and len(self._queue) <= self.max_in_flight // 2:
             self._pausing = False
-            self._client._resume_reading(self)
+            self._host.resume_reading(self)
 
-    def _stop(self) -> int:
+    def stop(self) -> int:
         """Take no more messages; drop the queued ones (unacknowledged). Return how many."""
         self._accepting = False
         dropped = len(self._queue)
         self._queue.clear()
         if self._pausing:
             self._pausing = False
-            self._client._resume_reading(self)
+            self._host.resume_reading(self)
+        return dropped
+
+    def purge(self, stale: Callable[[MessageReceived], bool]) -> int:
+        """Drop the queued messages *stale* says can no longer be acknowledged; return how many.
+
+        Called when the connection is lost: the broker delivers them again.
+        """
+        kept = [event for event in self._queue if not stale(event)]
+        dropped = len(self._queue) - len(kept)
+        if dropped:
+            self._queue.clear()
+            self._queue.extend(kept)
+            self._pump()
         return dropped
 
     def _start(self, event: MessageReceived) -> None:
-        client = self._client
+        host = self._host
         self._in_flight += 1
-        delivery = Delivery(self, event, client._reactor.seconds())
+        delivery = Delivery(self, event, host.now())
         if self.ack == "client":
             self._order.append(delivery)
-        client._busy[id(event)] = delivery
+        host.started(delivery)
         try:
             result = self._handler(event)
         except Exception as exc:  # noqa: BLE001 - a handler's failure is handled, not propagated
@@ -234,12 +290,12 @@ class Subscription:
             self._settle(delivery, "none")
         else:
             self._settle(delivery, "ack")
-        self._client._not_busy(delivery)
+        self._host.finished(delivery)
 
     def _failed(self, delivery: Delivery, error: BaseException) -> None:
         if delivery.abandoned:
             self._settle(delivery, "hold")
-            self._client._not_busy(delivery)
+            self._host.finished(delivery)
             return
         message_id = delivery.event.message.message_id
         if delivery.manual:
@@ -250,7 +306,7 @@ class Subscription:
                 _describe(error),
             )
             self._settle(delivery, "none")
-            self._client._not_busy(delivery)
+            self._host.finished(delivery)
             return
         logger.warning(
             "the handler of subscription %r failed on message %r: %s",
@@ -271,7 +327,7 @@ class Subscription:
             exc_info=failure.value,
         )
         self._settle(delivery, "hold")
-        self._client._not_busy(delivery)
+        self._host.finished(delivery)
 
     # -- error handling ------------------------------------------------------------------------
 
@@ -279,7 +335,7 @@ class Subscription:
         """The action without an error destination: NACK, or DISCONNECT on STOMP 1.0."""
         if self.ack == "auto":
             return ErrorAction.ACK
-        if self._client._negotiated_version() is Version.V1_0:
+        if self._host.version() is Version.V1_0:
             return ErrorAction.DISCONNECT
         return ErrorAction.NACK
 
@@ -322,7 +378,7 @@ class Subscription:
                 action = self._fallback()
             else:
                 try:
-                    await self._client._forward(event, self.error_destination, _describe(error))
+                    await self._host.forward(event, self.error_destination, _describe(error))
                 except Exception as exc:  # noqa: BLE001 - the fallback below handles it
                     logger.error(
                         "could not forward message %r to %r: %s",
@@ -333,7 +389,7 @@ class Subscription:
                     action = self._fallback()
                 else:
                     action = ErrorAction.ACK
-        if action is ErrorAction.NACK and self._client._negotiated_version() is Version.V1_0:
+        if action is ErrorAction.NACK and self._host.version() is Version.V1_0:
             action = ErrorAction.DISCONNECT
         if action is ErrorAction.ACK:
             self._settle(delivery, "none" if self.ack == "auto" else "ack")
@@ -341,13 +397,13 @@ class Subscription:
             self._settle(delivery, "none" if self.ack == "auto" else "nack")
         else:
             self._settle(delivery, "hold")
-            self._client._poison(delivery, error)
-        self._client._not_busy(delivery)
+            self._host.poison(delivery, error)
+        self._host.finished(delivery)
 
     # -- settling ------------------------------------------------------------------------------
 
     def _settle(self, delivery: Delivery, outcome: _Outcome) -> None:
-        client = self._client
+        host = self._host
         if self.ack == "client":
             # Cumulative acks: settle in delivery order, so that acknowledging a message
             # never acknowledges an earlier one that is still running or has failed.
@@ -355,11 +411,11 @@ class Subscription:
             order = self._order
             while order and order[0].outcome is not None and order[0].outcome != "hold":
                 head = order.popleft()
-                client._write_settlement(head.event, head.outcome)
+                host.settle(head.event, head.outcome or "none")
                 self._in_flight -= 1
         else:
             delivery.outcome = outcome
-            client._write_settlement(delivery.event, outcome)
+            host.settle(delivery.event, outcome)
             self._in_flight -= 1
         if self._queue and self._in_flight < self.max_in_flight:
             self._pump()

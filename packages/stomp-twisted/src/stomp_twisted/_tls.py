@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -17,6 +16,8 @@ from twisted.internet.abstract import isIPAddress, isIPv6Address
 from twisted.internet.interfaces import IOpenSSLClientConnectionCreator
 from zope.interface import implementer  # type: ignore[import-untyped, unused-ignore]
 
+from stomp_core import TlsOptions
+
 if TYPE_CHECKING:
     from twisted.protocols.tls import TLSMemoryBIOProtocol
 
@@ -27,40 +28,6 @@ logger = logging.getLogger("stomp_twisted")
 _PEM_BLOCK: Final = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----.+?-----END \1-----", re.DOTALL)
 
 PathLike = str | os.PathLike[str]
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class TlsOptions:
-    """How the client secures the connections to ``ssl://`` brokers.
-
-    By default the broker's certificate is verified against the platform's trust
-    store and its host name (the URI's host, or the broker's ``serverHostname``
-    option), which is also sent as SNI. Files are read at every connection attempt,
-    so renewed certificates are picked up on reconnect.
-
-    Attributes:
-        ca_file: PEM file of the certificate authorities to trust instead of the
-            platform's.
-        client_cert: PEM file of a client certificate to present; it may hold the
-            private key too.
-        client_key: PEM file of the client certificate's private key, when it is not
-            in *client_cert*.
-        verify: ``False`` turns verification off (no certificate or name check; SNI is
-            still sent). Every connection made so logs a warning.
-        server_hostname: The name to verify and send as SNI for every broker, instead
-            of the URI's host (a broker's own ``serverHostname`` option still wins).
-    """
-
-    ca_file: PathLike | None = None
-    client_cert: PathLike | None = None
-    client_key: PathLike | None = None
-    verify: bool = True
-    server_hostname: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.client_key is not None and self.client_cert is None:
-            msg = "TlsOptions: client_key needs client_cert"
-            raise ValueError(msg)
 
 
 def _read(path: PathLike) -> bytes:

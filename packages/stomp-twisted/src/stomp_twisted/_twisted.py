@@ -7,7 +7,7 @@ from typing import Any, Protocol, TypeVar, cast
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.python.failure import Failure
 
-from stomp_twisted._errors import WaitTimeout
+from stomp_core import WaitTimeout
 from stomp_twisted._model import ReactorLike
 
 __all__ = [

@@ -87,7 +87,7 @@ def test_error_attribute_types() -> None:
     timeout = WaitTimeout("CONNECTED from tcp://h:1", 5)
     assert_type(timeout.awaited, str)
     assert_type(timeout.timeout, float)
-    assert str(timeout) == "no CONNECTED from tcp://h:1 within 5.0 s"
+    assert str(timeout) == "no CONNECTED from tcp://h:1 within 5 s"
     assert isinstance(timeout, TimeoutError)
     frame = Frame("ERROR", {"message": "no"})
     error = BrokerError(ErrorInfo(message="no", receipt_id=None, body=b"", frame=frame))
