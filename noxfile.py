@@ -275,6 +275,7 @@ def bench(session: nox.Session) -> None:
 DOCS_TOOLS = ["sphinx>=8.1,<10", "furo>=2024.8", "types-docutils"]
 TOMLI = "tomli>=2"  # read on Python 3.10; mypy (python_version 3.10) checks that branch
 RELEASE_SCRIPT = ROOT / "scripts" / "release" / "release.py"
+REHEARSAL_SCRIPT = ROOT / "scripts" / "release" / "rehearse.py"
 
 
 @nox.session(python=PYTHON, tags=["docs"])
@@ -301,29 +302,33 @@ def docs(session: nox.Session) -> None:
         )  # fmt: skip
 
 
+RELEASE_TOOLS = ["packaging>=24", "hatchling>=1.21"]
+
+
 @nox.session(name="release-tests", python=PYTHON, tags=["release"])
 def release_tests(session: nox.Session) -> None:
-    """Type-check and unit-test scripts/release/release.py (tests/release)."""
-    session.install(*TEST_TOOLS, *TYPE_TOOLS, TOMLI)
+    """Type-check and unit-test the release tooling (scripts/release, tests/release)."""
+    session.install(*RELEASE_TOOLS, *TEST_TOOLS, *TYPE_TOOLS, TOMLI)
     session.chdir(ROOT)
     session.run("mypy", "scripts/release", "tests/release")
     session.run("python", "-m", "pytest", "tests/release", *session.posargs)
 
 
 def _release(session: nox.Session, command: str) -> None:
+    session.install(*RELEASE_TOOLS)
     session.chdir(ROOT)
-    session.run(sys.executable, str(RELEASE_SCRIPT), command, *session.posargs)
+    session.run("python", str(RELEASE_SCRIPT), command, *session.posargs)
 
 
-@nox.session(venv_backend="none", default=False)
+@nox.session(python=PYTHON, default=False)
 def bump(session: nox.Session) -> None:
-    """Bump one package: ``nox -s bump -- stomp-frame minor`` (or ``-- stomp-frame 0.2.0``)."""
+    """Bump one package with hatchling: ``nox -s bump -- stomp-frame minor`` (or ``0.2.0``)."""
     if len(session.posargs) != 2:
-        session.error("usage: nox -s bump -- DIST (major|minor|patch|X.Y.Z)")
+        session.error("usage: nox -s bump -- DIST (major|minor|patch|rc|X.Y.Z)")
     _release(session, "bump")
 
 
-@nox.session(venv_backend="none", default=False)
+@nox.session(python=PYTHON, default=False)
 def tag(session: nox.Session) -> None:
     """Check a release and print its tag: ``nox -s tag -- stomp-frame [--create]``."""
     if not session.posargs:
@@ -331,10 +336,16 @@ def tag(session: nox.Session) -> None:
     _release(session, "tag")
 
 
-@nox.session(name="release-check", venv_backend="none", default=False)
+@nox.session(name="release-check", python=PYTHON, default=False)
 def release_check(session: nox.Session) -> None:
-    """Check every package (or those named): versions agree, changelogs, sibling ranges."""
+    """Check every package (or those named): version source, changelog, sibling ranges."""
     _release(session, "check")
+
+
+@nox.session(name="release-order", python=PYTHON, default=False)
+def release_order(session: nox.Session) -> None:
+    """Print the release order along the dependency graph, with each version and tag."""
+    _release(session, "order")
 
 
 # ==== End of the documentation and release tooling block ===================================
