@@ -275,7 +275,6 @@ def bench(session: nox.Session) -> None:
 DOCS_TOOLS = ["sphinx>=8.1,<10", "furo>=2024.8", "types-docutils"]
 TOMLI = "tomli>=2"  # read on Python 3.10; mypy (python_version 3.10) checks that branch
 RELEASE_SCRIPT = ROOT / "scripts" / "release" / "release.py"
-REHEARSAL_SCRIPT = ROOT / "scripts" / "release" / "rehearse.py"
 
 
 @nox.session(python=PYTHON, tags=["docs"])
@@ -346,6 +345,22 @@ def release_check(session: nox.Session) -> None:
 def release_order(session: nox.Session) -> None:
     """Print the release order along the dependency graph, with each version and tag."""
     _release(session, "order")
+
+
+@nox.session(python=PYTHON, tags=["release"])
+def rehearsal(session: nox.Session) -> None:
+    """Publish every package to a local pypiserver with twine, then install from it.
+
+    Builds each wheel and sdist, uploads them (with authentication) to pypiserver on
+    127.0.0.1, and in fresh venvs installs each package alone, the meta-package, everything
+    built from its sdist, and an older-and-newer mix of the most depended-on package and a
+    dependent (scripts/release/rehearse.py says what each step asserts). The server is
+    stopped whatever happens. Work folder: ``.nox/rehearsal/tmp/rehearsal``.
+    """
+    session.install(*BUILD_TOOLS, *RELEASE_TOOLS, "pypiserver[passlib]>=2.1", TOMLI)
+    session.chdir(ROOT)
+    work = Path(session.create_tmp()) / "rehearsal"
+    session.run("python", "-m", "scripts.release.rehearse", str(work))
 
 
 # ==== End of the documentation and release tooling block ===================================
