@@ -42,6 +42,10 @@ else:  # pragma: no cover - Python 3.10
 
 ROOT = Path(__file__).resolve().parents[2]
 Runner = Callable[[Sequence[str]], str]
+SOURCE_PROBLEM = (
+    '{}: one version source: declare dynamic = ["version"] in [project] and the file holding '
+    '__version__ in [tool.hatch.version] path = "src/<import>/__init__.py"'
+)
 
 
 class ReleaseError(Exception):
@@ -92,12 +96,8 @@ def find(packages: dict[NormalizedName, Package], dist: str) -> Package:
 
 def hatchling_version(package: Package, *target: str) -> Version:
     """Run ``python -m hatchling version [target]`` in the package; return the version."""
-    if package.version_source is None:
-        msg = (
-            f'{package.dist}: declare dynamic = ["version"] in [project] and the file '
-            'holding __version__ in [tool.hatch.version] path = "src/<import>/__init__.py"'
-        )
-        raise ReleaseError(msg)
+    if target and package.version_source is None:
+        raise ReleaseError(SOURCE_PROBLEM.format(package.dist))
     done = subprocess.run(  # noqa: S603 - this interpreter, a fixed module, a known folder
         [sys.executable, "-m", "hatchling", "version", *target],
         cwd=package.folder,
@@ -276,7 +276,8 @@ def problems(
     version = known[package.dist]
     if isinstance(version, str):
         return [version]
-    found = [p for p in [changelog_problem(package, version, for_release=for_release)] if p]
+    found = [SOURCE_PROBLEM.format(package.dist)] if package.version_source is None else []
+    found += [p for p in [changelog_problem(package, version, for_release=for_release)] if p]
     for requirement, sibling in siblings(package, packages):
         problem, current = range_problem(requirement), known[sibling.dist]
         if problem is not None:

@@ -116,11 +116,20 @@ class TestDiscovery:
         with pytest.raises(ReleaseError, match=r"dependency cycle: (alpha|beta) -> "):
             release.release_order(release.discover(tmp_path))
 
-    def test_a_static_version_is_refused_as_a_second_source(self, tmp_path: Path) -> None:
-        write_package(tmp_path, "alpha", dynamic=False)
-        (package,) = release.discover(tmp_path).values()
+    def test_a_static_version_is_read_but_refused_as_a_second_source(self, tmp_path: Path) -> None:
+        write_package(tmp_path, "alpha", version="0.3.0", dynamic=False)
+        packages = release.discover(tmp_path)
+        (package,) = packages.values()
+        assert release.hatchling_version(package) == Version("0.3.0")
+        problems = release.problems(
+            package, packages, release.versions(packages), for_release=False
+        )
+        assert problems == [release.SOURCE_PROBLEM.format("alpha")]
+        assert "one version source" in problems[0]
+        before = snapshot(tmp_path)
         with pytest.raises(ReleaseError, match=r'dynamic = \["version"\]'):
-            release.hatchling_version(package)
+            release.bump("alpha", "minor", tmp_path)
+        assert snapshot(tmp_path) == before
 
 
 class TestRanges:
