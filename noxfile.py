@@ -7,8 +7,10 @@ local folders, never from PyPI), so an undeclared import of a sibling fails.
 
 Plain ``nox`` runs lint, every type check, every test session, the integration
 tests, the demo, the build, the isolation check of every wheel, the docs (built offline,
-examples run) and the tests of the release tooling. ``nox -s bench`` runs the benchmarks,
-and ``bump``, ``tag`` and ``release-check`` drive releases (none of them in the default run).
+examples run), the tests of the release tooling and the release rehearsal (every package
+published to a local index and installed from it). ``nox -s bench`` runs the benchmarks,
+and ``bump``, ``tag``, ``release-check`` and ``release-order`` drive releases (none of them
+in the default run).
 """
 
 from __future__ import annotations
@@ -301,29 +303,33 @@ def docs(session: nox.Session) -> None:
         )  # fmt: skip
 
 
+RELEASE_TOOLS = ["packaging>=24", "hatchling>=1.21"]
+
+
 @nox.session(name="release-tests", python=PYTHON, tags=["release"])
 def release_tests(session: nox.Session) -> None:
-    """Type-check and unit-test scripts/release/release.py (tests/release)."""
-    session.install(*TEST_TOOLS, *TYPE_TOOLS, TOMLI)
+    """Type-check and unit-test the release tooling (scripts/release, tests/release)."""
+    session.install(*RELEASE_TOOLS, *TEST_TOOLS, *TYPE_TOOLS, TOMLI)
     session.chdir(ROOT)
     session.run("mypy", "scripts/release", "tests/release")
     session.run("python", "-m", "pytest", "tests/release", *session.posargs)
 
 
 def _release(session: nox.Session, command: str) -> None:
+    session.install(*RELEASE_TOOLS)
     session.chdir(ROOT)
-    session.run(sys.executable, str(RELEASE_SCRIPT), command, *session.posargs)
+    session.run("python", str(RELEASE_SCRIPT), command, *session.posargs)
 
 
-@nox.session(venv_backend="none", default=False)
+@nox.session(python=PYTHON, default=False)
 def bump(session: nox.Session) -> None:
-    """Bump one package: ``nox -s bump -- stomp-frame minor`` (or ``-- stomp-frame 0.2.0``)."""
+    """Bump one package with hatchling: ``nox -s bump -- stomp-frame minor`` (or ``0.2.0``)."""
     if len(session.posargs) != 2:
-        session.error("usage: nox -s bump -- DIST (major|minor|patch|X.Y.Z)")
+        session.error("usage: nox -s bump -- DIST (major|minor|patch|rc|X.Y.Z)")
     _release(session, "bump")
 
 
-@nox.session(venv_backend="none", default=False)
+@nox.session(python=PYTHON, default=False)
 def tag(session: nox.Session) -> None:
     """Check a release and print its tag: ``nox -s tag -- stomp-frame [--create]``."""
     if not session.posargs:
@@ -331,10 +337,32 @@ def tag(session: nox.Session) -> None:
     _release(session, "tag")
 
 
-@nox.session(name="release-check", venv_backend="none", default=False)
+@nox.session(name="release-check", python=PYTHON, default=False)
 def release_check(session: nox.Session) -> None:
-    """Check every package (or those named): versions agree, changelogs, sibling ranges."""
+    """Check every package (or those named): version source, changelog, sibling ranges."""
     _release(session, "check")
+
+
+@nox.session(name="release-order", python=PYTHON, default=False)
+def release_order(session: nox.Session) -> None:
+    """Print the release order along the dependency graph, with each version and tag."""
+    _release(session, "order")
+
+
+@nox.session(python=PYTHON, tags=["release"])
+def rehearsal(session: nox.Session) -> None:
+    """Publish every package to a local pypiserver with twine, then install from it.
+
+    Builds each wheel and sdist, uploads them (with authentication) to pypiserver on
+    127.0.0.1, and in fresh venvs installs each package alone, the meta-package, everything
+    built from its sdist, and an older-and-newer mix of the most depended-on package and a
+    dependent (scripts/release/rehearse.py says what each step asserts). The server is
+    stopped whatever happens. Work folder: ``.nox/rehearsal/tmp/rehearsal``.
+    """
+    session.install(*BUILD_TOOLS, *RELEASE_TOOLS, "pypiserver[passlib]>=2.1", TOMLI)
+    session.chdir(ROOT)
+    work = Path(session.create_tmp()) / "rehearsal"
+    session.run("python", "-m", "scripts.release.rehearse", str(work))
 
 
 # ==== End of the documentation and release tooling block ===================================

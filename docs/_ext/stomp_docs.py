@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar, cast
@@ -74,6 +75,20 @@ def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def _version(project: dict[str, Any], dist: str) -> str:
+    """The version of a distribution as its reference page shows it.
+
+    A dynamic version (hatchling reads it from the package's ``__version__``) is taken from
+    the installed distribution: the docs session installs every package from its folder.
+    """
+    if "version" in project.get("dynamic", []):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return ""
+    return str(project.get("version", ""))
+
+
 def _requirement_name(requirement: str) -> str:
     match = re.match(r"\s*([A-Za-z0-9._-]+)", requirement)
     if match is None:
@@ -102,7 +117,7 @@ def discover_packages(packages_dir: Path = PACKAGES_DIR) -> list[PackageDoc]:
         imports = sorted(p.name for p in src.glob("*") if (p / "__init__.py").is_file())
         found[dist] = PackageDoc(
             dist=dist,
-            version=str(project.get("version", "")),
+            version=_version(project, dist),
             description=str(project.get("description", "")),
             import_name=imports[0] if imports else None,
             dependencies=requirements,

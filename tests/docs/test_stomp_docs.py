@@ -108,6 +108,10 @@ class TestReference:
             assert order.index(lower) < order.index(upper)
         assert "stomp-failover" in order
 
+    def test_a_dynamic_version_is_the_installed_one(self) -> None:
+        (frame,) = (p for p in stomp_docs.discover_packages() if p.dist == "stomp-frame")
+        assert frame.version == stomp_frame.__version__
+
     def test_public_names_are_sorted_into_kinds(self) -> None:
         kinds = {m.name: m for m in stomp_docs.public_members(stomp_frame)}
         assert kinds["Frame"].kind == "class"
