@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Final, Generic, Literal, TypeVar, cast
+from typing import Final, Literal, TypeVar
 
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
-from twisted.internet.error import ConnectionDone
-from twisted.internet.interfaces import IAddress
-from twisted.internet.protocol import ClientFactory, Protocol, connectionDone
-from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 
 from stomp_commands import ALL_VERSIONS, AckMode, Headers
@@ -25,17 +20,11 @@ from stomp_core import (
     ClientError,
     ClientSettings,
     ClientState,
-    CloseTransport,
-    ConnectionDropped,
     ConnectionMade,
     Counters,
     DisconnectResult,
-    HandlerFailed,
     InvalidRequest,
-    NotConnected,
-    OpenTransport,
     Reconnected,
-    RequestDone,
     TlsOptions,
     UnfinishedHandler,
     check_timeout,
@@ -43,24 +32,16 @@ from stomp_core import (
 from stomp_failover import Broker, FailoverUri, RandomSource
 from stomp_frame import Limits, Version
 from stomp_session import DEFAULT_HEART_BEAT_GRACE, Connected, MessageReceived
+from stomp_twisted._driver import Driver, Outcome
+from stomp_twisted._handlers import Handlers
 from stomp_twisted._model import (
-    ERROR_HEADER,
-    FORWARD_EXCLUDED_HEADERS,
     ErrorHook,
     Handler,
     ReactorLike,
 )
-from stomp_twisted._subscription import Delivery, Subscription
-from stomp_twisted._tls import check_files, connection_creator
-from stomp_twisted._twisted import (
-    Connector,
-    DelayedCall,
-    Transport,
-    call_later,
-    default_reactor,
-    failure_of,
-    within,
-)
+from stomp_twisted._subscription import Subscription
+from stomp_twisted._tls import check_files
+from stomp_twisted._twisted import default_reactor, failure_of
 
 __all__ = ["DEFAULT_MAX_IN_FLIGHT", "PREFETCH_HEADERS", "Client"]
 
@@ -74,94 +55,6 @@ DEFAULT_MAX_IN_FLIGHT: Final = 16
 PREFETCH_HEADERS: Final = ("activemq.prefetchSize", "prefetch-count")
 """The SUBSCRIBE headers (ActiveMQ's, RabbitMQ's) that bound the unacknowledged messages a
 broker sends; set to ``max_in_flight`` unless given (and not for ``auto`` subscriptions)."""
-
-
-class _Outcome(Generic[_T]):
-    """A result fired once and observed by any number of new Deferreds (none unhandled)."""
-
-    def __init__(self) -> None:
-        self._waiters: list[Deferred[_T]] = []
-        self._result: _T | Failure | None = None
-        self.done = False
-
-    def observe(self) -> Deferred[_T]:
-        observer: Deferred[_T] = Deferred()
-        if self.done:
-            observer.callback(cast("_T | Failure", self._result))
-        else:
-            self._waiters.append(observer)
-        return observer
-
-    def fire(self, result: _T | Failure) -> None:
-        self.done = True
-        self._result = result
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            waiter.callback(result)
-
-
-class _Link(Protocol):
-    """One transport to one broker, for one attempt; a streaming producer for back-pressure."""
-
-    def __init__(self, client: Client, attempt: OpenTransport) -> None:
-        self.client = client
-        self.attempt = attempt
-        self.link: Transport | None = None
-        self.connector: Connector | None = None
-        self.current = True
-        self.write_paused = False
-
-    def connectionMade(self) -> None:  # noqa: N802 - Twisted's name
-        transport = cast(Transport, self.transport)
-        if not self.current:
-            transport.abortConnection()
-            return
-        self.link = transport
-        cast(object, transport).registerProducer(self, True)  # type: ignore[attr-defined]
-        self.client._transport_event(lambda core, now: core.transport_opened(now))
-
-    def dataReceived(self, data: bytes) -> None:  # noqa: N802 - Twisted's name
-        if self.current:
-            self.client._transport_event(lambda core, now: core.receive_data(data, now))
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:  # noqa: N802
-        if self.current:
-            self.current = False
-            error: BaseException | None = cast(BaseException, reason.value)
-            if isinstance(error, ConnectionDone):
-                error = None  # a clean close says nothing more
-            self.client._transport_event(lambda core, now: core.transport_closed(now, error))
-
-    def failed(self, reason: Failure) -> None:
-        if self.current and self.link is None:
-            self.current = False
-            error = cast(BaseException, reason.value)
-            self.client._transport_event(lambda core, now: core.transport_failed(error, now))
-
-    # The transport pauses us when its write buffer is full: the bytes then wait in the
-    # core, whose outbound limit makes calls wait and whose write_timeout ends a stall.
-    def pauseProducing(self) -> None:  # noqa: N802 - Twisted's name
-        self.write_paused = True
-
-    def resumeProducing(self) -> None:  # noqa: N802 - Twisted's name
-        self.write_paused = False
-        if self.current:
-            self.client._pump()
-
-    def stopProducing(self) -> None:  # noqa: N802 - Twisted's name
-        self.write_paused = True
-
-
-class _Factory(ClientFactory):
-    def __init__(self, link: _Link) -> None:
-        self._link = link
-
-    def buildProtocol(self, addr: IAddress | None) -> _Link:  # noqa: N802, ARG002
-        self._link.factory = self
-        return self._link
-
-    def clientConnectionFailed(self, connector: object, reason: Failure) -> None:  # noqa: N802, ARG002
-        self._link.failed(reason)
 
 
 class Client:
@@ -254,23 +147,16 @@ class Client:
             limits=limits,
         )
         self._core = ClientCore(uri, settings, rng=rng, logger=logger)
-        self._tls = tls
         if tls is not None:
             check_files(tls)
         self._reactor: ReactorLike = default_reactor() if reactor is None else reactor
         self._on_reconnect = on_reconnect
-        self._link: _Link | None = None
-        self._timer: DelayedCall | None = None
-        self._timer_at = math.inf
-        self._pumping = False
-        self._again = False
-        self._receipts: dict[str, Deferred[None]] = {}
-        self._waiters: list[Deferred[None]] = []
+        self._driver = Driver(self._core, self._reactor, _Events(self), tls)
         self._connecting: Deferred[Connected] | None = None
         self._subs: dict[str, Subscription] = {}
-        self._handlers = _Handlers(self)
-        self._ended: _Outcome[DisconnectResult] = _Outcome()
-        self._shutdown: _Outcome[DisconnectResult] | None = None
+        self._handlers = Handlers(self._driver, lambda failed: self._begin_shutdown(failed, None))
+        self._ended: Outcome[DisconnectResult] = Outcome()
+        self._shutdown: Outcome[DisconnectResult] | None = None
         self._goodbye: Deferred[bool] | None = None
 
     def __repr__(self) -> str:
@@ -338,88 +224,29 @@ class Client:
         """
         return self._ended.observe()
 
-    # -- driving the core --------------------------------------------------------------------
+    # -- connecting ------------------------------------------------------------------------
 
-    def _transport_event(self, feed: Callable[[ClientCore, float], None]) -> None:
-        feed(self._core, self._reactor.seconds())
-        self._pump()
+    def connect(self) -> Deferred[Connected]:
+        """Connect through the failover policy; fire with the broker's CONNECTED.
 
-    def _pump(self) -> None:
-        """Do what the core says, hand messages to handlers, write, set the timer."""
-        if self._pumping:
-            self._again = True
-            return
-        self._pumping = True
-        core = self._core
-        try:
-            self._again = True
-            while self._again:
-                self._again = False
-                while (event := core.next_event()) is not None:
-                    self._on_event(event)
-                self._take_messages()
-                now = self._reactor.seconds()
-                core.flush(now)
-                link = self._link
-                if link is not None and link.link is not None and not link.write_paused:
-                    data = core.data_to_send(now)
-                    if data:
-                        link.link.write(data)
-                self._wake_waiters()
-        finally:
-            self._pumping = False
-        self._schedule()
+        Fails with:
+            ConnectFailed: every attempt allowed failed (``cause`` is the last failure).
+            BrokerError: the broker answered CONNECT with ERROR (not retried).
+            ClientError: ``connect()`` was already called.
+        """
+        if self._core.state is not ClientState.IDLE:
+            state = self.state.value
+            return fail(ClientError(f"connect() was already called (the client is {state})"))
 
-    def _on_event(self, event: object) -> None:
-        if type(event) is RequestDone:
-            waiter = self._receipts.pop(event.receipt_id, None)
-            if waiter is not None and not waiter.called:
-                if event.error is None:
-                    waiter.callback(None)
-                else:
-                    waiter.errback(event.error)
-            self._handlers.quiet()
-        elif type(event) is OpenTransport:
-            self._open(event)
-        elif type(event) is CloseTransport:
-            self._close_link(abort=event.abort)
-        elif type(event) is ConnectionMade:
-            self._made(event)
-        elif type(event) is ConnectionDropped:
-            stale = self._core.drop_stale
-            dropped = sum(sub.purge(stale) for sub in self._subs.values())
-            if dropped:
-                logger.info("%d queued message(s) of the lost connection dropped", dropped)
-        elif type(event) is ClientEnded:
-            self._client_ended(event)
+        def cancel(_: Deferred[Connected]) -> None:
+            self._begin_shutdown(None, None)
 
-    def _open(self, event: OpenTransport) -> None:
-        link = _Link(self, event)
-        self._link = link
-        broker = event.broker
-        factory: object = _Factory(link)
-        if broker.scheme == "ssl":
-            options = self._tls or TlsOptions()
-            creator = connection_creator(options, broker.server_name(options.server_hostname))
-            # The clock matters: TLS aggregates small writes with callLater on it.
-            factory = TLSMemoryBIOFactory(creator, True, factory, clock=self._reactor)  # type: ignore[arg-type]
-        link.connector = cast(
-            Connector,
-            self._reactor.connectTCP(broker.host, broker.port, factory, timeout=event.timeout + 1),
-        )
+        self._connecting = Deferred(cancel)
+        connecting = self._connecting
+        self._driver.feed(lambda core, now: core.start(now))
+        return connecting
 
-    def _close_link(self, *, abort: bool) -> None:
-        link, self._link = self._link, None
-        if link is None:
-            return
-        link.current = False
-        if link.link is not None:
-            if abort:
-                link.link.abortConnection()
-            else:
-                link.link.loseConnection()
-        elif link.connector is not None:
-            link.connector.disconnect()
+    # -- what the driver tells ---------------------------------------------------------------
 
     def _made(self, event: ConnectionMade) -> None:
         for lost in event.connected.not_replayed:
@@ -448,8 +275,13 @@ class Client:
                 len(report.lost_receipts),
             )
 
+    def _dropped(self) -> None:
+        stale = self._core.drop_stale
+        dropped = sum(sub.purge(stale) for sub in self._subs.values())
+        if dropped:
+            logger.info("%d queued message(s) of the lost connection dropped", dropped)
+
     def _client_ended(self, event: ClientEnded) -> None:
-        self._close_link(abort=True)
         if self._goodbye is not None and not self._goodbye.called:
             self._goodbye.callback(event.confirmed)
         error = event.error
@@ -472,125 +304,7 @@ class Client:
                 continue
             sub.deliver(message)
 
-    def _schedule(self) -> None:
-        deadline = self._core.next_deadline()
-        at = math.inf if deadline is None else deadline
-        timer = self._timer
-        if at == self._timer_at and timer is not None and timer.active():
-            return
-        if timer is not None and timer.active():
-            timer.cancel()
-        self._timer = None
-        self._timer_at = at
-        if deadline is not None:
-            delay = max(0.0, deadline - self._reactor.seconds())
-            self._timer = call_later(self._reactor, delay, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._timer_at = math.inf
-        self._core.handle_timer(self._reactor.seconds())
-        self._pump()
-
-    def _wake_waiters(self) -> None:
-        core = self._core
-        if not self._waiters:
-            return
-        if core.ready and core.has_room:
-            waiters, self._waiters = self._waiters, []
-            for waiter in waiters:
-                if not waiter.called:
-                    waiter.callback(None)
-            return
-        try:
-            if self._shutdown is not None:
-                raise NotConnected("not connected: the client is disconnecting")
-            core.check_usable()
-        except ClientError as error:
-            waiters, self._waiters = self._waiters, []
-            for waiter in waiters:
-                if not waiter.called:
-                    waiter.errback(error)
-
-    # -- connecting ------------------------------------------------------------------------
-
-    def connect(self) -> Deferred[Connected]:
-        """Connect through the failover policy; fire with the broker's CONNECTED.
-
-        Fails with:
-            ConnectFailed: every attempt allowed failed (``cause`` is the last failure).
-            BrokerError: the broker answered CONNECT with ERROR (not retried).
-            ClientError: ``connect()`` was already called.
-        """
-        if self._core.state is not ClientState.IDLE:
-            state = self.state.value
-            return fail(ClientError(f"connect() was already called (the client is {state})"))
-
-        def cancel(_: Deferred[Connected]) -> None:
-            self._begin_shutdown(None, None)
-
-        self._connecting = Deferred(cancel)
-        connecting = self._connecting
-        self._core.start(self._reactor.seconds())
-        self._pump()
-        return connecting
-
     # -- requests ------------------------------------------------------------------------------
-
-    def _ready(self, timeout: float) -> Deferred[None]:
-        core = self._core
-        if core.ready and core.has_room:
-            return succeed(None)
-        try:
-            if self._shutdown is not None:
-                raise NotConnected("not connected: the client is disconnecting")
-            core.check_usable()
-        except ClientError as error:
-            return fail(error)
-
-        def forget(waiter: Deferred[None]) -> None:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
-
-        waiter: Deferred[None] = Deferred(forget)
-        self._waiters.append(waiter)
-        awaited = "room in the outbound buffer" if core.ready else "connection to the broker"
-        return within(self._reactor, waiter, timeout, awaited)
-
-    def _request(
-        self, act: Callable[[float, float], str | None], timeout: float | None
-    ) -> Deferred[None]:
-        """Act at once when ready (the hot path), else wait; then await the receipt."""
-        try:
-            wait = (
-                check_timeout("timeout", timeout, optional=True)
-                or self._core.settings.receipt_timeout
-            )
-            if self._core.ready and self._core.has_room:
-                receipt_id = act(self._reactor.seconds(), wait)
-                self._pump()
-                return succeed(None) if receipt_id is None else self._await_receipt(receipt_id)
-        except ClientError as error:
-            return fail(error)
-        return Deferred.fromCoroutine(self._request_later(act, wait))
-
-    async def _request_later(self, act: Callable[[float, float], str | None], wait: float) -> None:
-        deadline = self._reactor.seconds() + wait
-        await self._ready(wait)
-        now = self._reactor.seconds()
-        receipt_id = act(now, max(deadline - now, 1e-3))
-        self._pump()
-        if receipt_id is not None:
-            await self._await_receipt(receipt_id)
-
-    def _await_receipt(self, receipt_id: str) -> Deferred[None]:
-        def cancel(_: Deferred[None]) -> None:
-            self._receipts.pop(receipt_id, None)
-            self._core.forget_receipt(receipt_id)
-
-        waiter: Deferred[None] = Deferred(cancel)
-        self._receipts[receipt_id] = waiter
-        return waiter
 
     def send(
         self,
@@ -612,7 +326,7 @@ class Client:
                 may or may not have been stored.
             NotConnected, InvalidRequest.
         """
-        return self._request(
+        return self._driver.request(
             lambda now, left: self._core.send(
                 destination,
                 body,
@@ -707,14 +421,14 @@ class Client:
                 return result
             return made[0]
 
-        return self._request(act, timeout).addBoth(done)
+        return self._driver.request(act, timeout).addBoth(done)
 
     def _forget(self, sub: Subscription) -> None:
         self._subs.pop(sub.id, None)
         sub.stop()
         with contextlib.suppress(ClientError):
             self._core.unsubscribe(sub.id, now=self._reactor.seconds())
-        self._pump()
+        self._driver.pump()
 
     def unsubscribe(
         self,
@@ -737,7 +451,7 @@ class Client:
         if not self._core.ready:
             self._forget(sub)
             return succeed(None)
-        return self._request(
+        return self._driver.request(
             lambda now, left: self._core.unsubscribe(
                 sub_id, receipt=receipt, timeout=left, now=now
             ),
@@ -789,7 +503,7 @@ class Client:
             self._core.refuse_stale(message, command.upper())
         except ClientError as error:
             return fail(error)
-        return self._request(
+        return self._driver.request(
             lambda now, left: settle(
                 message, transaction=transaction, receipt=receipt, timeout=left, now=now
             ),
@@ -811,7 +525,7 @@ class Client:
             began.append(name)
             return receipt_id
 
-        return self._request(act, timeout).addCallback(lambda _: began[0])
+        return self._driver.request(act, timeout).addCallback(lambda _: began[0])
 
     def commit(
         self, transaction: str, *, receipt: bool | str = False, timeout: float | None = None
@@ -821,7 +535,7 @@ class Client:
         Fails with :class:`~stomp_core.ConnectionLost` when the connection (and the
         transaction with it) was lost.
         """
-        return self._request(
+        return self._driver.request(
             lambda now, left: self._core.commit(
                 transaction, receipt=receipt, timeout=left, now=now
             ),
@@ -832,7 +546,7 @@ class Client:
         self, transaction: str, *, receipt: bool | str = False, timeout: float | None = None
     ) -> Deferred[None]:
         """Abort a transaction; one rolled back with a lost connection ends quietly."""
-        return self._request(
+        return self._driver.request(
             lambda now, left: self._core.abort(transaction, receipt=receipt, timeout=left, now=now),
             timeout,
         )
@@ -886,7 +600,7 @@ class Client:
     ) -> Deferred[DisconnectResult]:
         outcome = self._shutdown
         if outcome is None:
-            outcome = self._shutdown = _Outcome()
+            outcome = self._shutdown = Outcome()
             wait = self._core.settings.disconnect_timeout if timeout is None else timeout
             Deferred.fromCoroutine(self._shut_down(reason, wait)).addBoth(outcome.fire)
         elif reason is not None:
@@ -906,7 +620,7 @@ class Client:
         if dropped:
             logger.info("%d queued message(s) left unhandled and unacknowledged", dropped)
         if not core.ready:
-            self._wake_waiters()  # nobody waits for a connection any more
+            self._driver.wake_waiters()  # nobody waits for a connection any more
         receipt = False
         if core.ready:
             self._handlers.resume_all()
@@ -915,13 +629,13 @@ class Client:
                 if sub.ack == "auto":
                     with contextlib.suppress(ClientError):
                         core.unsubscribe(sub.id, now=now)
-            self._pump()
-        unfinished = await self._handlers.drain(timeout, lambda: bool(self._receipts))
+            self._driver.pump()
+        unfinished = await self._handlers.drain(timeout, lambda: bool(self._driver.receipts))
         if core.state is not ClientState.CLOSED:
             goodbye: Deferred[bool] = Deferred()
             self._goodbye = goodbye
             core.disconnect(self._reactor.seconds(), timeout=timeout)
-            self._pump()
+            self._driver.pump()
             receipt = await goodbye
         result = DisconnectResult(receipt=receipt, unfinished=unfinished)
         if reason is None:
@@ -937,154 +651,26 @@ def _with_unfinished(reason: ClientError, unfinished: tuple[UnfinishedHandler, .
     return reason
 
 
-class _Handlers:
-    """The client's side of its subscriptions: settling, forwarding, pausing, draining."""
+class _Events:
+    """What the driver tells the client (the driver's :class:`~stomp_twisted._driver.Owner`)."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
-        self._busy: dict[int, Delivery] = {}
-        self._idle: list[Deferred[None]] = []
-        self._pausers: set[Subscription] = set()
-        self.paused = False
 
-    def now(self) -> float:
-        return self._client._reactor.seconds()
+    def deliver_messages(self) -> None:
+        self._client._take_messages()
 
-    def version(self) -> Version | None:
-        return self._client._core.version
+    def connection_made(self, event: ConnectionMade) -> None:
+        self._client._made(event)
 
-    def manual(self, message: MessageReceived) -> None:
-        delivery = self._busy.get(id(message))
-        if delivery is not None and delivery.event is message:
-            delivery.manual = True
+    def connection_dropped(self) -> None:
+        self._client._dropped()
 
-    def settle(self, message: MessageReceived, outcome: str) -> None:
-        if outcome not in ("ack", "nack"):
-            return
-        client = self._client
-        core = client._core
-        settle = core.ack if outcome == "ack" else core.nack
-        try:
-            settle(message, defer=True, now=client._reactor.seconds())
-        except ClientError as exc:
-            logger.debug("%s of %r not sent: %s", outcome, message.message_id, exc)
-            return
-        client._pump()
+    def client_ended(self, event: ClientEnded) -> None:
+        self._client._client_ended(event)
 
-    def forward(
-        self, message: MessageReceived, destination: str, description: str
-    ) -> Deferred[None]:
-        frame = message.frame
-        seen: set[str] = set()
-        headers: list[tuple[str, str]] = []
-        for name, value in frame.headers:
-            if name not in FORWARD_EXCLUDED_HEADERS and name not in seen:
-                seen.add(name)
-                headers.append((name, value))
-        headers += [("persistent", "true"), (ERROR_HEADER, description)]
-        return self._client.send(
-            destination,
-            frame.body,
-            headers=headers,
-            content_length=frame.has("content-length") or b"\0" in frame.body,
-            receipt=True,
-        )
+    def receipt_settled(self) -> None:
+        self._client._handlers.quiet()
 
-    def poison(self, delivery: Delivery, error: BaseException) -> None:
-        failed = HandlerFailed(delivery.event, subscription=delivery.subscription.id, cause=error)
-        logger.error("%s: disconnecting so that the broker delivers it again", failed)
-        self._client._begin_shutdown(failed, None)
-
-    def started(self, delivery: Delivery) -> None:
-        self._busy[id(delivery.event)] = delivery
-
-    def finished(self, delivery: Delivery) -> None:
-        if not delivery.busy:
-            return
-        delivery.busy = False
-        self._busy.pop(id(delivery.event), None)
-        self.quiet()
-
-    def quiet(self) -> None:
-        if self._idle and not self._busy and not self._client._receipts:
-            idle, self._idle = self._idle, []
-            for waiter in idle:
-                if not waiter.called:
-                    waiter.callback(None)
-
-    def pause_reading(self, subscription: Subscription) -> None:
-        self._pausers.add(subscription)
-        if not self.paused:
-            self.paused = True
-            self.apply_pause()
-
-    def apply_pause(self) -> None:
-        client = self._client
-        link = client._link
-        if link is not None and link.link is not None and link.current:
-            link.link.pauseProducing()
-            client._core.pause_reading()
-            logger.info("reading from %s paused: handlers are behind", link.attempt.broker)
-
-    def resume_reading(self, subscription: Subscription) -> None:
-        self._pausers.discard(subscription)
-        if not self._pausers and self.paused:
-            self.resume_all()
-
-    def resume_all(self) -> None:
-        self._pausers.clear()
-        if not self.paused:
-            return
-        self.paused = False
-        client = self._client
-        link = client._link
-        if link is not None and link.link is not None:
-            link.link.resumeProducing()
-            client._core.resume_reading(client._reactor.seconds())
-            logger.info("reading from %s resumed", link.attempt.broker)
-        client._schedule()
-
-    async def drain(
-        self, timeout: float, receipts_awaited: Callable[[], bool]
-    ) -> tuple[UnfinishedHandler, ...]:
-        """Wait for the handlers in flight (and the receipts awaited); report those left."""
-        client = self._client
-        if self._busy or receipts_awaited():
-            # A broker may answer DISCONNECT before an earlier SEND's receipt (RabbitMQ
-            # does), which would then be lost: wait for the receipts too.
-            idle: Deferred[None] = Deferred()
-            self._idle.append(idle)
-            try:
-                await within(client._reactor, idle, timeout, "end of the handlers in flight")
-            except ClientError:
-                if receipts_awaited():
-                    logger.warning(
-                        "%d receipt(s) still awaited after %.3f s: disconnecting anyway",
-                        len(client._receipts),
-                        timeout,
-                    )
-        if not self._busy:
-            return ()
-        now = self.now()
-        unfinished: list[UnfinishedHandler] = []
-        for delivery in list(self._busy.values()):
-            event = delivery.event
-            item = UnfinishedHandler(
-                subscription=delivery.subscription.id,
-                destination=event.destination,
-                message_id=event.message.message_id,
-                running_for=now - delivery.started,
-            )
-            unfinished.append(item)
-            logger.warning(
-                "the handler of subscription %r still works on message %r after %.3f s: "
-                "cancelled, the message is left unacknowledged",
-                item.subscription,
-                item.message_id,
-                item.running_for,
-            )
-            delivery.abandoned = True
-            if delivery.deferred is not None and not delivery.deferred.called:
-                delivery.deferred.cancel()
-            self.finished(delivery)
-        return tuple(unfinished)
+    def shutting_down(self) -> bool:
+        return self._client._shutdown is not None

@@ -23,7 +23,7 @@ Traceback (most recent call last):
   ...
 stomp_core.ConnectFailed: gave up connecting after 1 attempt ...
 >>> str(reactor.run_until(client.disconnected.addErrback(lambda f: f.value.cause)))
-'no CONNECTED from tcp://mq:61613 within 5.0 s'
+'no CONNECTED from tcp://mq:61613 within 5 s'
 >>> reactor.seconds()
 5.0
 """
