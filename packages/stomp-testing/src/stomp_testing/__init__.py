@@ -18,7 +18,15 @@ from __future__ import annotations
 
 from stomp_testing._core import BrokerConnection, BrokerCore
 from stomp_testing._faults import GARBAGE, Faults
+from stomp_testing._socket import SocketConnection, TestBroker
 
 __version__ = "0.1.0"
 
-__all__ = ["GARBAGE", "BrokerConnection", "BrokerCore", "Faults"]
+__all__ = [
+    "GARBAGE",
+    "BrokerConnection",
+    "BrokerCore",
+    "Faults",
+    "SocketConnection",
+    "TestBroker",
+]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 __all__ = ["Faults"]
@@ -35,7 +37,19 @@ class Faults:
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
+        self._watchers: list[Callable[[], None]] = []
         self._reset()
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        with self._lock:
+            yield
+        for watcher in list(self._watchers):
+            watcher()
+
+    def _watch(self, watcher: Callable[[], None]) -> None:
+        """Call *watcher* after every change (a shell wakes its loop to apply it)."""
+        self._watchers.append(watcher)
 
     def _reset(self) -> None:
         self.silent_on_connect = False
@@ -70,12 +84,12 @@ class Faults:
 
     def never_answer(self) -> None:
         """Never answer CONNECT."""
-        with self._lock:
+        with self._changing():
             self.silent_on_connect = True
 
     def error_on_connect(self, message: str = "Bad CONNECT", *, close: bool = True) -> None:
         """Answer CONNECT with an ERROR, then close (or, with ``close=False``, keep it open)."""
-        with self._lock:
+        with self._changing():
             self.connect_error = message
             self.connect_error_closes = close
 
@@ -93,7 +107,7 @@ class Faults:
         frame is not processed (a SEND is not stored). With *close* the broker closes
         the connection after the ERROR, as the spec says a server may.
         """
-        with self._lock:
+        with self._changing():
             self._errors[command] = _CommandError(message, destination, close)
 
     def error_on_send(
@@ -115,14 +129,14 @@ class Faults:
         if nth < 1:
             msg = f"nth must be at least 1, got {nth}"
             raise ValueError(msg)
-        with self._lock:
+        with self._changing():
             self.drop_command = command
             self.drop_nth = nth
             self._drop_seen = 0
 
     def stop_heart_beating(self) -> None:
         """Send no more heart-beats (a silent broker)."""
-        with self._lock:
+        with self._changing():
             self.heart_beating = False
 
     def withhold_receipts(self, *commands: str) -> None:
@@ -130,7 +144,7 @@ class Faults:
 
         A withheld DISCONNECT receipt also leaves the connection open.
         """
-        with self._lock:
+        with self._changing():
             if commands:
                 self._withheld = self._withheld | frozenset(commands)
             else:
@@ -143,7 +157,7 @@ class Faults:
         shell stops reading the socket, so the client's writes back up until its
         buffers are full. :meth:`clear` resumes reading.
         """
-        with self._lock:
+        with self._changing():
             if after is None:
                 self.reading = False
             else:
@@ -151,7 +165,7 @@ class Faults:
 
     def close_mid_frame(self, command: str = "MESSAGE") -> None:
         """Send only the first half of the next *command* frame, then close the connection."""
-        with self._lock:
+        with self._changing():
             self._cut = command
 
     def send_garbage(self, *, instead_of: str | None = None, data: bytes = GARBAGE) -> None:
@@ -161,12 +175,12 @@ class Faults:
         is (see :meth:`~stomp_testing.BrokerConnection.send_bytes` to write bytes on one
         connection now).
         """
-        with self._lock:
+        with self._changing():
             self._garbage = (instead_of, data)
 
     def clear(self) -> None:
         """Turn every fault off (connections that stopped reading read again)."""
-        with self._lock:
+        with self._changing():
             self._reset()
 
     # -- reading them (for the broker) ---------------------------------------------------------
