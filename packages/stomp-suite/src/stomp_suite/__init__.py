@@ -1,8 +1,8 @@
 """stomp-suite: the whole toolkit in one install, and a check that its layers fit together.
 
 Installing ``stomp-suite`` installs every layer; import them by their own names
-(``stomp_frame``, ``stomp_commands``, ``stomp_session``, ``stomp_failover``, ``stomp_sync``,
-``stomp_twisted``). This package only says which versions were installed::
+(``stomp_frame``, ``stomp_commands``, ``stomp_session``, ``stomp_failover``,
+``stomp_testing``, ``stomp_sync``, ``stomp_twisted``). This package only says which versions were installed::
 
     python -m stomp_suite
 """
@@ -21,6 +21,7 @@ LAYERS: Final[dict[str, str]] = {
     "stomp-commands": "stomp_commands",
     "stomp-session": "stomp_session",
     "stomp-failover": "stomp_failover",
+    "stomp-testing": "stomp_testing",
     "stomp-sync": "stomp_sync",
     "stomp-twisted": "stomp_twisted",
 }
