@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+from stomp_testing._asyncio import AsyncioTestBroker
 from stomp_testing._core import BrokerConnection, BrokerCore
 from stomp_testing._faults import GARBAGE, Faults
 from stomp_testing._socket import SocketConnection, TestBroker
@@ -24,6 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GARBAGE",
+    "AsyncioTestBroker",
     "BrokerConnection",
     "BrokerCore",
     "Faults",
