@@ -54,6 +54,9 @@ class Package:
     """Names of sibling distributions it depends on (directly)."""
     test_requires: tuple[str, ...]
     """Third-party requirements of its tests (``[dependency-groups] test``)."""
+    test_siblings: tuple[str, ...] = ()
+    """Sibling distributions its tests need (named in ``[dependency-groups] test``, such as
+    the test broker stomp-testing): installed from their folders in its test sessions."""
 
     @property
     def has_code(self) -> bool:
@@ -87,12 +90,16 @@ def _discover() -> dict[str, Package]:
         groups = data.get("dependency-groups", {})
         assert isinstance(groups, dict)
         src = sorted(p.name for p in (path / "src").glob("*") if (p / "__init__.py").exists())
+        test_group = [str(r) for r in groups.get("test", [])]
         packages[dist] = Package(
             dist=dist,
             path=path,
             import_name=src[0] if src else None,
             siblings=siblings,
-            test_requires=tuple(groups.get("test", [])),
+            test_requires=tuple(r for r in test_group if _requirement_name(r) not in found),
+            test_siblings=tuple(
+                _requirement_name(r) for r in test_group if _requirement_name(r) in found
+            ),
         )
     return packages
 
@@ -116,10 +123,16 @@ def closure(dist: str) -> list[Package]:
     return ordered
 
 
-def install_closure(session: nox.Session, dist: str, *extra: str) -> None:
-    """Install a package and its declared siblings from their local folders."""
-    local = [str(p.path) for p in closure(dist)]
-    session.install(*local, *extra)
+def install_closure(session: nox.Session, dist: str, *extra: str, tests: bool = False) -> None:
+    """Install a package and its declared siblings from their local folders.
+
+    With *tests*, also the siblings its tests need (and theirs), from their folders too.
+    """
+    packages = closure(dist)
+    if tests:
+        for sibling in PACKAGES[dist].test_siblings:
+            packages += [p for p in closure(sibling) if p not in packages]
+    session.install(*(str(p.path) for p in packages), *extra)
 
 
 def _register_package_sessions(package: Package) -> None:
@@ -130,7 +143,9 @@ def _register_package_sessions(package: Package) -> None:
 
     @nox.session(name=f"types-{package.dist}", python=PYTHON, tags=["types"])
     def types(session: nox.Session) -> None:
-        install_closure(session, package.dist, *TYPE_TOOLS, *TEST_TOOLS, *package.test_requires)
+        install_closure(
+            session, package.dist, *TYPE_TOOLS, *TEST_TOOLS, *package.test_requires, tests=True
+        )
         targets = [str(src / str(package.import_name))]
         if tests.is_dir():
             targets.append(str(tests))
@@ -138,7 +153,7 @@ def _register_package_sessions(package: Package) -> None:
 
     @nox.session(name=f"tests-{package.dist}", python=PYTHON, tags=["tests"])
     def tests_session(session: nox.Session) -> None:
-        install_closure(session, package.dist, *TEST_TOOLS, *package.test_requires)
+        install_closure(session, package.dist, *TEST_TOOLS, *package.test_requires, tests=True)
         session.chdir(ROOT)
         data_file = Path(session.create_tmp()) / ".coverage"
         session.run(

@@ -1,18 +1,16 @@
-"""The session against a tiny scripted broker built from stomp-frame and stomp-commands.
+"""The session against the project's test broker (stomp_testing.BrokerCore), driven directly.
 
-The broker keeps queues, subscriptions, pending acks, transactions and receipts just
-enough to check what the client writes; a fake clock drives the heart-beats.
+Bytes go from the session to a connection of the broker's sans-I/O core and back; the
+broker keeps queues, subscriptions, pending acks, transactions and receipts, so a test
+checks what the client wrote by what the broker did; a fake clock drives the heart-beats.
 """
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
-
 import pytest
 
 from stomp_commands import ALL_VERSIONS
-from stomp_frame import Frame, HeartBeat, Parser, Version, serialize
+from stomp_frame import Version
 from stomp_session import (
     Connected,
     Disconnected,
@@ -27,128 +25,25 @@ from stomp_session import (
     State,
     TransactionAborted,
 )
-
-
-@dataclass
-class Delivery:
-    subscription: str
-    message_id: str
-    ack_id: str
-    body: bytes
-
-
-@dataclass
-class ScriptedBroker:
-    """A minimal STOMP server for one connection: parses client bytes, answers with bytes."""
-
-    heart_beat: tuple[int, int] = (0, 0)
-    versions: tuple[Version, ...] = ALL_VERSIONS
-    version: Version = Version.V1_0
-    parser: Parser = field(default_factory=lambda: Parser(Version.V1_0))
-    received: list[Frame] = field(default_factory=list)
-    beats: int = 0
-    subscriptions: dict[str, tuple[str, str]] = field(default_factory=dict)
-    unacked: dict[str, Delivery] = field(default_factory=dict)
-    acked: list[str] = field(default_factory=list)
-    nacked: list[str] = field(default_factory=list)
-    transactions: dict[str, list[Frame]] = field(default_factory=dict)
-    queues: dict[str, list[bytes]] = field(default_factory=dict)
-    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
-
-    def feed(self, data: bytes) -> bytes:
-        """Read what the client wrote; return the bytes the broker answers."""
-        out: list[bytes] = []
-        self.parser.receive_data(data)
-        for item in self.parser.events():
-            if isinstance(item, HeartBeat):
-                self.beats += 1
-                continue
-            self.received.append(item)
-            out.append(self.handle(item))
-        return b"".join(out)
-
-    def write(self, frame: Frame) -> bytes:
-        return serialize(frame, self.version)
-
-    def handle(self, frame: Frame) -> bytes:
-        command = frame.command
-        answer = b""
-        if command in ("CONNECT", "STOMP"):
-            offered = (frame.get("accept-version") or "1.0").split(",")
-            self.version = max(
-                (v for v in self.versions if v.value in offered), key=ALL_VERSIONS.index
-            )
-            self.parser.version = self.version
-            headers = [("version", self.version.value), ("server", "scripted/1")]
-            headers.append(("heart-beat", f"{self.heart_beat[0]},{self.heart_beat[1]}"))
-            return self.write(Frame("CONNECTED", headers))
-        tx = frame.get("transaction")
-        if tx is not None and command in ("SEND", "ACK", "NACK"):
-            if tx not in self.transactions:
-                return self.write(Frame("ERROR", {"message": "Bad transaction"}))
-            self.transactions[tx].append(frame)
-        elif command == "SEND":
-            answer = self.deliver(frame.get("destination", ""), frame.body)
-        elif command == "SUBSCRIBE":
-            sub_id = frame.get("id", frame.get("destination", ""))
-            self.subscriptions[sub_id] = (frame.get("destination", ""), frame.get("ack", "auto"))
-        elif command == "UNSUBSCRIBE":
-            del self.subscriptions[frame.get("id", "")]
-        elif command in ("ACK", "NACK"):
-            self.settle(frame)
-        elif command == "BEGIN":
-            self.transactions[frame.get("transaction", "")] = []
-        elif command == "COMMIT":
-            for held in self.transactions.pop(frame.get("transaction", "")):
-                if held.command == "SEND":
-                    answer += self.deliver(held.get("destination", ""), held.body)
-                else:
-                    self.settle(held)
-        elif command == "ABORT":
-            del self.transactions[frame.get("transaction", "")]
-        receipt = frame.get("receipt")
-        if receipt is not None:
-            answer += self.write(Frame("RECEIPT", {"receipt-id": receipt}))
-        return answer
-
-    def settle(self, frame: Frame) -> None:
-        if self.version is Version.V1_2:
-            key = frame.get("id", "")
-        else:
-            key = frame.get("message-id", "")
-            if self.version is Version.V1_1:
-                assert frame.get("subscription") == self.unacked[key].subscription
-        delivery = self.unacked.pop(key)
-        (self.acked if frame.command == "ACK" else self.nacked).append(delivery.message_id)
-
-    def deliver(self, destination: str, body: bytes) -> bytes:
-        for sub_id, (dest, mode) in self.subscriptions.items():
-            if dest == destination:
-                n = next(self.ids)
-                delivery = Delivery(sub_id, f"ID:scripted-{n}:1", f"ack:{n}", body)
-                headers = [
-                    ("subscription", sub_id),
-                    ("destination", destination),
-                    ("message-id", delivery.message_id),
-                ]
-                if mode != "auto":
-                    key = delivery.ack_id if self.version is Version.V1_2 else delivery.message_id
-                    self.unacked[key] = delivery
-                    if self.version is Version.V1_2:
-                        headers.append(("ack", delivery.ack_id))
-                return self.write(Frame("MESSAGE", headers, body))
-        self.queues.setdefault(destination, []).append(body)
-        return b""
+from stomp_testing import BrokerCore
 
 
 class Loop:
-    """Wires a session to a broker, with a fake clock; collects events."""
+    """Wires a session to one connection of the test broker's core, with a fake clock.
 
-    def __init__(self, session: Session, broker: ScriptedBroker) -> None:
+    The broker's own timers are not run: a test that wants its heart-beats writes them.
+    """
+
+    def __init__(self, session: Session, broker: BrokerCore) -> None:
         self.session = session
-        self.broker = broker
         self.now = 0.0
         self.events: list[Event] = []
+        self.attach(broker)
+
+    def attach(self, broker: BrokerCore) -> None:
+        """Use a new connection to *broker* from now on."""
+        self.broker = broker
+        self.connection = broker.open_connection(self.now)
 
     def output(self, out: Output) -> None:
         self.events += out.events
@@ -156,7 +51,8 @@ class Loop:
             self.write(out.data)
 
     def write(self, data: bytes) -> None:
-        answer = self.broker.feed(data)
+        self.connection.receive_data(data, self.now)
+        answer = self.connection.data_to_send()
         if answer:
             self.output(self.session.receive_data(answer, self.now))
 
@@ -183,9 +79,14 @@ def messages(events: list[Event]) -> list[MessageReceived]:
     return [e for e in events if isinstance(e, MessageReceived)]
 
 
+def unacked_ids(broker: BrokerCore) -> list[str | None]:
+    """The message ids the broker holds as delivered and not acknowledged."""
+    return [frame.get("message-id") for frame in broker.unacknowledged()]
+
+
 @pytest.mark.parametrize("version", ALL_VERSIONS)
 def test_connect_subscribe_send_and_ack_on_every_version(version: Version) -> None:
-    loop = Loop(Session(host="/", versions=(version,)), ScriptedBroker())
+    loop = Loop(Session(host="/", versions=(version,)), BrokerCore())
     assert loop.connect().version is version
     sub, data = loop.session.subscribe("/queue/a", id="s1", ack="client")
     loop.write(data)
@@ -193,27 +94,31 @@ def test_connect_subscribe_send_and_ack_on_every_version(version: Version) -> No
     (message,) = messages(loop.take())
     assert message.body == b"one"
     assert message.subscription == sub
+    assert unacked_ids(loop.broker) == [message.message.message_id]
     loop.write(loop.session.ack(message))
-    assert loop.broker.acked == [message.message.message_id]
-    assert loop.broker.unacked == {}
+    assert len(loop.broker.frames("ACK")) == 1
+    assert unacked_ids(loop.broker) == []  # the broker took it as the ack of that message
+    assert loop.take() == []  # no ERROR
 
 
 @pytest.mark.parametrize("version", [Version.V1_1, Version.V1_2])
 def test_nack_reaches_the_broker_for_the_right_message(version: Version) -> None:
-    loop = Loop(Session(host="/", versions=(version,)), ScriptedBroker())
+    loop = Loop(Session(host="/", versions=(version,)), BrokerCore())
     loop.connect()
     loop.write(loop.session.subscribe("/queue/a", ack="client-individual")[1])
     loop.write(loop.session.send("/queue/a", b"1"))
     loop.write(loop.session.send("/queue/a", b"2"))
     first, second = messages(loop.take())
     loop.write(loop.session.nack(second))
+    (again,) = messages(loop.take())  # the broker redelivers what was nacked, at once
+    assert again.message.message_id == second.message.message_id
+    assert again.message.redelivered
     loop.write(loop.session.ack(first))
-    assert loop.broker.nacked == [second.message.message_id]
-    assert loop.broker.acked == [first.message.message_id]
+    assert unacked_ids(loop.broker) == [second.message.message_id]  # only the redelivery
 
 
 def test_receipts_resolve_through_the_broker() -> None:
-    loop = Loop(Session(host="/"), ScriptedBroker())
+    loop = Loop(Session(host="/"), BrokerCore())
     loop.connect()
     loop.take()
     loop.write(loop.session.send("/queue/nowhere", b"x", receipt="r-1"))
@@ -222,7 +127,7 @@ def test_receipts_resolve_through_the_broker() -> None:
 
 
 def test_a_transaction_delivers_and_acks_only_at_commit() -> None:
-    loop = Loop(Session(host="/"), ScriptedBroker())
+    loop = Loop(Session(host="/"), BrokerCore())
     loop.connect()
     loop.write(loop.session.subscribe("/queue/a", id="s", ack="client")[1])
     loop.write(loop.session.send("/queue/a", b"before"))
@@ -232,16 +137,16 @@ def test_a_transaction_delivers_and_acks_only_at_commit() -> None:
     loop.write(loop.session.send("/queue/a", b"inside", transaction=tx))
     loop.write(loop.session.ack(before, transaction=tx))
     assert messages(loop.take()) == []
-    assert loop.broker.acked == []
+    assert unacked_ids(loop.broker) == [before.message.message_id]
     loop.write(loop.session.commit(tx, receipt="c"))
     events = loop.take()
     assert [m.body for m in messages(events)] == [b"inside"]
     assert ReceiptReceived(receipt_id="c", command="COMMIT") in events
-    assert loop.broker.acked == [before.message.message_id]
+    assert [f.body for f in loop.broker.unacknowledged()] == [b"inside"]  # "before" is acked
 
 
 def test_an_aborted_transaction_delivers_nothing() -> None:
-    loop = Loop(Session(host="/"), ScriptedBroker())
+    loop = Loop(Session(host="/"), BrokerCore())
     loop.connect()
     loop.write(loop.session.subscribe("/queue/a")[1])
     tx, data = loop.session.begin("t")
@@ -249,25 +154,24 @@ def test_an_aborted_transaction_delivers_nothing() -> None:
     loop.write(loop.session.send("/queue/a", b"x", transaction=tx))
     loop.write(loop.session.abort(tx))
     assert messages(loop.take()) == []
-    assert loop.broker.transactions == {}
+    assert loop.connection.transactions == ()
+    assert loop.broker.queued("/queue/a") == ()
 
 
 def test_an_error_from_the_broker_fails_a_receipt_but_keeps_the_connection() -> None:
-    broker = ScriptedBroker()
-    loop = Loop(Session(host="/"), broker)
+    loop = Loop(Session(host="/"), BrokerCore())
     loop.connect()
     loop.take()
-    loop.write(loop.session.begin("t")[1])
-    broker.transactions.clear()  # the broker forgets it: the next frame in it is refused
+    loop.session.begin("t")  # the BEGIN never reaches the broker: the next frame in it is refused
     loop.write(loop.session.send("/queue/a", b"x", transaction="t"))
     (error,) = loop.take()
     assert isinstance(error, ErrorReceived)
-    assert error.message == "Bad transaction"
+    assert error.message == "Bad transaction: 't' is not open"
     assert loop.session.state is State.CONNECTED
 
 
 def test_heart_beats_flow_both_ways_with_a_fake_clock() -> None:
-    broker = ScriptedBroker(heart_beat=(1000, 1000))
+    broker = BrokerCore(heart_beat=(1000, 1000))
     loop = Loop(Session(host="/", heart_beat=(500, 2000)), broker)
     event = loop.connect()
     # Client sends every max(500, 1000) ms; expects the broker every max(2000, 1000) ms.
@@ -275,13 +179,14 @@ def test_heart_beats_flow_both_ways_with_a_fake_clock() -> None:
     for _ in range(10):
         loop.advance(1.0)
         loop.output(loop.session.receive_data(b"\n", loop.now))  # the broker's beat
-    assert broker.beats == 10
+    assert loop.connection.beats_received == 10
     assert loop.session.state is State.CONNECTED
     assert not loop.take()[1:]
 
 
 def test_a_silent_broker_is_declared_dead() -> None:
-    broker = ScriptedBroker(heart_beat=(1000, 0))
+    broker = BrokerCore(heart_beat=(1000, 0))
+    broker.faults.stop_heart_beating()
     loop = Loop(Session(host="/", heart_beat=(0, 1000), heart_beat_grace=2.5), broker)
     loop.connect()
     loop.take()
@@ -296,7 +201,7 @@ def test_a_silent_broker_is_declared_dead() -> None:
 
 def test_reconnect_replays_subscriptions_and_refuses_stale_acks() -> None:
     session = Session(host="/", heart_beat=(1000, 1000))
-    loop = Loop(session, ScriptedBroker(heart_beat=(1000, 1000)))
+    loop = Loop(session, BrokerCore(heart_beat=(1000, 1000)))
     loop.connect()
     _, first = session.subscribe("/queue/a", id="a", ack="client", headers={"selector": "x=1"})
     sub_b, second = session.subscribe("/queue/b")
@@ -306,7 +211,7 @@ def test_reconnect_replays_subscriptions_and_refuses_stale_acks() -> None:
     (old,) = messages(loop.take())
     tx, data = session.begin()
     loop.write(data)
-    original = [f for f in loop.broker.received if f.command == "SUBSCRIBE"]
+    original = loop.broker.frames("SUBSCRIBE")
 
     # The broker vanishes: the client's timer finds it dead, the client closes the socket.
     loop.advance(10.0)
@@ -314,26 +219,26 @@ def test_reconnect_replays_subscriptions_and_refuses_stale_acks() -> None:
     lost = session.connection_lost(loop.now)
     assert lost.events == (TransactionAborted(transaction=tx),)
 
-    new_broker = ScriptedBroker()
-    loop.broker = new_broker
+    new_broker = BrokerCore()
+    loop.attach(new_broker)
     connected = loop.connect()
     assert connected.resubscribed == ("a", sub_b.id)
-    replayed = [f for f in new_broker.received if f.command == "SUBSCRIBE"]
+    replayed = new_broker.frames("SUBSCRIBE")
     assert replayed == original
-    assert new_broker.subscriptions == {
-        "a": ("/queue/a", "client"),
-        replayed[1].get("id"): ("/queue/b", "auto"),
-    }
+    assert loop.connection.subscriptions == {"a": "/queue/a", replayed[1].get("id"): "/queue/b"}
     with pytest.raises(LocalProtocolError, match="earlier connection"):
         session.ack(old)
     loop.write(session.send("/queue/b", b"after"))
     assert [m.body for m in messages(loop.take())] == [b"after"]
+    new_broker.publish("/queue/a", b"client-acked")
+    assert [f.body for f in new_broker.unacknowledged()] == [b"client-acked"]  # "a" is ack:client
 
 
 def test_clean_disconnect_through_the_broker() -> None:
-    loop = Loop(Session(host="/"), ScriptedBroker())
+    loop = Loop(Session(host="/"), BrokerCore())
     loop.connect()
     loop.take()
     loop.write(loop.session.disconnect(receipt="bye"))
     assert loop.take() == [Disconnected(receipt_id="bye")]
     assert loop.session.state is State.CLOSED
+    assert loop.connection.should_close

@@ -4,7 +4,9 @@
   redelivery, NACK, receipts, transactions and heart-beats, and misbehaves on
   demand through its :class:`Faults`. It listens on a :class:`SimulatedReactor`
   (in memory, on a simulated clock) or on a real TCP port of a real reactor
-  (``listen(port=0)`` returns the bound port).
+  (``listen(port=0)`` returns the bound port). It is the Twisted shell of
+  :class:`stomp_testing.BrokerCore`, the project's one test broker (also served on
+  sockets by :class:`stomp_testing.TestBroker`).
 * :class:`SimulatedReactor` is a ``MemoryReactorClock`` whose TCP connections run in
   memory; :meth:`~SimulatedReactor.run_until` drives a test to the end of a
   ``Deferred`` with no real time passing.
