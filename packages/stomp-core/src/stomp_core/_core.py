@@ -9,14 +9,12 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Final
 
-from stomp_commands import AckMode, Headers
 from stomp_core._errors import (
     BrokerError,
     ClientError,
     ConnectFailed,
     ConnectionLost,
     InvalidRequest,
-    MessageStale,
     NotConnected,
     WaitTimeout,
 )
@@ -29,9 +27,10 @@ from stomp_core._events import (
     OpenTransport,
     RequestDone,
 )
-from stomp_core._model import ClientSettings, Counters, Reconnected, positive
+from stomp_core._model import ClientSettings, Counters, Reconnected
+from stomp_core._requests import Requests, session_error
 from stomp_core._state import CLIENT_TRANSITIONS, ClientInput, ClientState
-from stomp_core._trace import trace_in, trace_out
+from stomp_core._trace import trace_in
 from stomp_failover import (
     Attempt,
     Broker,
@@ -60,8 +59,6 @@ from stomp_session._events import message_received
 
 __all__ = ["ClientCore"]
 
-_ACK_BATCH: Final = 512
-"""Coalesced ACKs written together at most."""
 _ATTEMPTING: Final = (ClientState.CONNECTING, ClientState.RECONNECTING)
 
 
@@ -74,22 +71,7 @@ class _Phase(enum.Enum):
     UP = "up"  # CONNECTED: the connection serves
 
 
-class _Waiting:
-    __slots__ = ("deadline", "timeout", "what")
-
-    def __init__(self, what: str, deadline: float, timeout: float) -> None:
-        self.what = what
-        self.deadline = deadline
-        self.timeout = timeout
-
-
-def _session_error(exc: LocalProtocolError) -> InvalidRequest:
-    error = InvalidRequest(str(exc))
-    error.__cause__ = exc
-    return error
-
-
-class ClientCore:
+class ClientCore(Requests):
     """One client's life across connections, sans I/O: the adapters only move bytes and wait.
 
     The adapter (blocking sockets, Twisted, asyncio) feeds it what happens and the
@@ -156,15 +138,8 @@ class ClientCore:
         self._discarded = 0
         self._aborted: set[str] = set()
         self._errors: deque[BrokerError] = deque()
-        self._waiting: dict[str, _Waiting] = {}
-        self._deadlines: list[tuple[float, str]] = []
-        self._receipt_ids = 0
-        self._out: list[bytes] = []
-        self._out_size = 0
-        self._out_head = 0
-        self._out_since = 0.0
-        self._deferred: list[bytes] = []
-        self._deferred_at = 0.0
+        self._init_outbound()
+        self._init_requests()
         self._goodbye: str | None = None
         self._goodbye_deadline: float | None = None
         self._goodbye_timeout = settings.disconnect_timeout
@@ -183,7 +158,7 @@ class ClientCore:
                 limits=settings.limits,
             )
         except LocalProtocolError as exc:
-            raise _session_error(exc) from exc
+            raise session_error(exc) from exc
 
     def __repr__(self) -> str:
         return f"<ClientCore {self._uri} state={self._state.value} broker={self.broker}>"
@@ -250,10 +225,6 @@ class ClientCore:
         """Why the client is CLOSED, when it did not end as asked (``None`` otherwise)."""
         return self._cause if self._state is ClientState.CLOSED else None
 
-    def is_current(self, message: MessageReceived) -> bool:
-        """Whether *message* came on the current connection (so that it can be acknowledged)."""
-        return self._session.is_current(message)
-
     # -- the life cycle ------------------------------------------------------------------------
 
     def _step(self, given: ClientInput) -> None:
@@ -265,27 +236,6 @@ class ClientCore:
         if state is not self._state:
             self._log.debug("client %s -> %s on %s", self._state.value, state.value, given.value)
             self._state = state
-
-    def check_usable(self) -> None:
-        """Raise unless requests can be made now or once the connection is up.
-
-        Raises:
-            BrokerError: an ERROR that answered no request arrived since the last call
-                (each such ERROR is raised once, by the next call).
-            NotConnected: not started, ending, or ended.
-        """
-        if self._errors:
-            raise self._errors.popleft()
-        state = self._state
-        if state is ClientState.CONNECTED or state in _ATTEMPTING:
-            return
-        if self._cause is not None and state is ClientState.CLOSED:
-            raise self._cause.with_traceback(None)  # why it ended: gave up, refused, lost
-        if state is ClientState.DISCONNECTING:
-            msg = "not connected: the client is disconnecting"
-        else:
-            msg = f"not connected: the client is {state.value}: call connect() first"
-        raise NotConnected(msg)
 
     def start(self, now: float) -> None:
         """Begin connecting (from :attr:`ClientState.IDLE`, or anew after CLOSED).
@@ -444,17 +394,6 @@ class ClientCore:
                 self._log.warning(
                     "transaction %r was rolled back with the connection", event.transaction
                 )
-
-    def _discard_unackable(self) -> int:
-        inbox = self._inbox
-        kept = [m for m in inbox if m.subscription is not None and m.subscription.ack == "auto"]
-        discarded = len(inbox) - len(kept)
-        if discarded:
-            inbox.clear()
-            inbox.extend(kept)
-            self._discarded += discarded
-            self.counters.messages_discarded += discarded
-        return discarded
 
     def _end(self, error: ClientError | None, given: ClientInput = ClientInput.GIVE_UP) -> None:
         self._step(given)
@@ -615,14 +554,6 @@ class ClientCore:
         self._end_waiting(NotConnected("the client disconnected"))
         self._events.append(ClientEnded(error=None, confirmed=confirmed))
 
-    def _end_waiting(self, failure: ClientError) -> None:
-        for receipt_id, waiting in self._waiting.items():
-            self.counters.receipts_lost += 1
-            self._log.debug("receipt %s for %s abandoned", receipt_id, waiting.what)
-            self._events.append(RequestDone(receipt_id=receipt_id, error=failure))
-        self._waiting.clear()
-        self._deadlines.clear()
-
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timer` must next be called, or ``None``; ask after every input."""
         deadline: float | None = None
@@ -714,447 +645,6 @@ class ClientCore:
     def resume_reading(self, now: float) -> None:
         """The adapter reads again: the broker gets a full allowance of silence from *now*."""
         self._session.resume_receiving(now)
-
-    # -- the one outbound buffer -------------------------------------------------------------
-
-    def _append(self, data: bytes, now: float) -> None:
-        if not self._out_size:
-            self._out_since = now
-        self._out.append(data)
-        self._out_size += len(data)
-
-    def _write(self, data: bytes, now: float) -> None:
-        if self._deferred:
-            self._move_deferred(now)
-        self._append(data, now)
-        self.counters.frames_out += 1
-        if self._log.isEnabledFor(logging.DEBUG):
-            trace_out(self._log, data)
-
-    def _move_deferred(self, now: float) -> None:
-        deferred = self._deferred
-        data = b"".join(deferred)
-        deferred.clear()
-        self._append(data, now)
-
-    def _clear_output(self) -> None:
-        self._out.clear()
-        self._out_size = 0
-        self._out_head = 0
-        self._deferred.clear()
-
-    def flush(self, now: float) -> None:
-        """Move coalesced ACKs to the outbound buffer now (before the adapter waits)."""
-        if self._deferred:
-            self._move_deferred(now)
-
-    @property
-    def output_size(self) -> int:
-        """Bytes waiting in the outbound buffer."""
-        return self._out_size - self._out_head
-
-    @property
-    def has_room(self) -> bool:
-        """Whether the outbound buffer takes more (else calls that write wait for room)."""
-        return self._out_size - self._out_head < self._settings.max_outgoing
-
-    def pending_output(self) -> memoryview:
-        """The bytes to write, oldest first; report what was written with :meth:`output_written`."""
-        out = self._out
-        if len(out) > 1:
-            joined = b"".join(out)
-            out.clear()
-            out.append(joined)
-        if not out:
-            return memoryview(b"")
-        return memoryview(out[0])[self._out_head :]
-
-    def output_written(self, count: int, now: float) -> None:
-        """*count* bytes of :meth:`pending_output` were written."""
-        if count <= 0:
-            return
-        self.counters.bytes_out += count
-        self._out_since = now
-        self._out_head += count
-        if self._out_head >= self._out_size:
-            self._out.clear()
-            self._out_size = 0
-            self._out_head = 0
-
-    def data_to_send(self, now: float) -> bytes:
-        """Take every byte to write (for transports that buffer themselves)."""
-        out = self._out
-        if not out:
-            return b""
-        data = out[0] if len(out) == 1 else b"".join(out)
-        if self._out_head:
-            data = data[self._out_head :]
-        self.output_written(len(data), now)
-        return data
-
-    # -- the caller's requests ---------------------------------------------------------------
-
-    def _require_ready(self) -> None:
-        self.check_usable()
-        if self._state is not ClientState.CONNECTED:
-            msg = f"not connected: the client is {self._state.value} (wait for the connection)"
-            raise NotConnected(msg)
-
-    def _new_receipt(self, *, given: bool | str) -> str | None:
-        receipt: object = given
-        if receipt is False:
-            return None
-        if receipt is True:
-            while True:
-                self._receipt_ids += 1
-                candidate = f"receipt-{self._receipt_ids}"
-                if candidate not in self._waiting:
-                    return candidate
-        if not isinstance(receipt, str) or not receipt:
-            msg = f"receipt must be True, False or a non-empty id, got {receipt!r}"
-            raise InvalidRequest(msg)
-        return given  # type: ignore[return-value]
-
-    def _await(self, receipt_id: str | None, what: str, timeout: float | None, now: float) -> None:
-        if receipt_id is None:
-            return
-        wait = self._settings.receipt_timeout if timeout is None else timeout
-        deadline = now + wait
-        self._waiting[receipt_id] = _Waiting(what, deadline, wait)
-        heapq.heappush(self._deadlines, (deadline, receipt_id))
-        self.counters.receipts_awaited += 1
-
-    def _settle(self, receipt_id: str, error: ClientError | None) -> None:
-        if self._waiting.pop(receipt_id, None) is None:
-            self._log.debug("RECEIPT %r is no longer awaited", receipt_id)
-            return
-        self._events.append(RequestDone(receipt_id=receipt_id, error=error))
-
-    def forget_receipt(self, receipt_id: str) -> None:
-        """Stop awaiting *receipt_id* (its caller gave up: cancelled); a late RECEIPT is ignored."""
-        self._waiting.pop(receipt_id, None)
-
-    def _check_transaction(self, transaction: str | None) -> None:
-        if transaction is not None and transaction in self._aborted:
-            msg = (
-                f"the transaction {transaction!r} was rolled back by the broker when the "
-                "connection was lost"
-            )
-            raise ConnectionLost(msg, cause=None)
-
-    def _check_timeout(self, timeout: float | None) -> float | None:
-        return positive("timeout", timeout, optional=True)
-
-    def send(
-        self,
-        destination: str,
-        body: bytes = b"",
-        *,
-        headers: Headers | None = None,
-        content_length: bool = True,
-        transaction: str | None = None,
-        receipt: bool | str = False,
-        timeout: float | None = None,
-        now: float,
-    ) -> str | None:
-        """Put a SEND in the outbound buffer; return its receipt id (when one is asked).
-
-        Raises:
-            NotConnected: no connection is up (wait for one while reconnecting).
-            ConnectionLost: *transaction* was rolled back with a lost connection.
-            InvalidRequest: a frame the version cannot carry, an unknown transaction, ...
-        """
-        timeout = self._check_timeout(timeout)
-        self._require_ready()
-        self._check_transaction(transaction)
-        receipt_id = self._new_receipt(given=receipt)
-        try:
-            data = self._session.send(
-                destination,
-                body,
-                headers=headers,
-                content_length=content_length,
-                transaction=transaction,
-                receipt=receipt_id,
-            )
-        except LocalProtocolError as exc:
-            raise _session_error(exc) from exc
-        self._write(data, now)
-        self._await(receipt_id, f"SEND to {destination}", timeout, now)
-        return receipt_id
-
-    def subscribe(
-        self,
-        destination: str,
-        *,
-        ack: AckMode = "auto",
-        id: str | None = None,
-        headers: Headers | None = None,
-        receipt: bool | str = False,
-        timeout: float | None = None,
-        now: float,
-    ) -> tuple[Subscription, str | None]:
-        """Subscribe; return the table's record (replayed on every reconnection) and receipt id.
-
-        Raises:
-            NotConnected, InvalidRequest: as for :meth:`send`.
-        """
-        timeout = self._check_timeout(timeout)
-        self._require_ready()
-        receipt_id = self._new_receipt(given=receipt)
-        try:
-            subscription, data = self._session.subscribe(
-                destination, id=id, ack=ack, headers=headers, receipt=receipt_id
-            )
-        except LocalProtocolError as exc:
-            raise _session_error(exc) from exc
-        self._write(data, now)
-        self._await(receipt_id, f"SUBSCRIBE to {destination}", timeout, now)
-        return subscription, receipt_id
-
-    def unsubscribe(
-        self,
-        subscription: Subscription | str,
-        *,
-        receipt: bool | str = False,
-        timeout: float | None = None,
-        now: float,
-    ) -> str | None:
-        """End a subscription; without a connection it is only forgotten (not replayed).
-
-        Queued messages of it that were not taken stay in the inbox.
-
-        Raises:
-            InvalidRequest: an unknown subscription, or a receipt without a connection.
-        """
-        timeout = self._check_timeout(timeout)
-        if self._state is not ClientState.CONNECTED and receipt is not False:
-            msg = f"no connection to ask a receipt on (the client is {self._state.value})"
-            raise InvalidRequest(msg)
-        receipt_id = (
-            self._new_receipt(given=receipt) if self._state is ClientState.CONNECTED else None
-        )
-        sub_id = subscription.id if isinstance(subscription, Subscription) else subscription
-        try:
-            data = self._session.unsubscribe(sub_id, receipt=receipt_id)
-        except LocalProtocolError as exc:
-            raise _session_error(exc) from exc
-        if data:
-            self._write(data, now)
-            self._await(receipt_id, f"UNSUBSCRIBE {sub_id}", timeout, now)
-        return receipt_id if data else None
-
-    def ack(
-        self,
-        message: MessageReceived,
-        *,
-        transaction: str | None = None,
-        receipt: bool | str = False,
-        timeout: float | None = None,
-        defer: bool = False,
-        now: float,
-    ) -> str | None:
-        """Acknowledge *message*; return the receipt id (when one is asked).
-
-        With *defer* (the adapter knows more messages wait) and no receipt, the ACK
-        may wait up to ``ack_delay`` to leave with others (``coalesce_acks``).
-
-        Raises:
-            MessageStale: the message came on an earlier connection (refused at once:
-                the broker delivers it again).
-            NotConnected, InvalidRequest: as for :meth:`send` (an ``auto`` subscription's
-                message, NACK on STOMP 1.0, ...).
-        """
-        return self._settle_message(
-            message,
-            positive_ack=True,
-            transaction=transaction,
-            receipt=receipt,
-            timeout=timeout,
-            defer=defer,
-            now=now,
-        )
-
-    def nack(
-        self,
-        message: MessageReceived,
-        *,
-        transaction: str | None = None,
-        receipt: bool | str = False,
-        timeout: float | None = None,
-        defer: bool = False,
-        now: float,
-    ) -> str | None:
-        """NACK *message* (STOMP 1.1+); as :meth:`ack`."""
-        return self._settle_message(
-            message,
-            positive_ack=False,
-            transaction=transaction,
-            receipt=receipt,
-            timeout=timeout,
-            defer=defer,
-            now=now,
-        )
-
-    def _settle_message(
-        self,
-        message: MessageReceived,
-        *,
-        positive_ack: bool,
-        transaction: str | None,
-        receipt: bool | str,
-        timeout: float | None,
-        defer: bool,
-        now: float,
-    ) -> str | None:
-        command = "ACK" if positive_ack else "NACK"
-        self.refuse_stale(message, command)
-        timeout = self._check_timeout(timeout)
-        self._require_ready()
-        self._check_transaction(transaction)
-        receipt_id = self._new_receipt(given=receipt)
-        settle = self._session.ack if positive_ack else self._session.nack
-        try:
-            data = settle(message, transaction=transaction, receipt=receipt_id)
-        except LocalProtocolError as exc:
-            raise _session_error(exc) from exc
-        counters = self.counters
-        if positive_ack:
-            counters.messages_acked += 1
-        else:
-            counters.messages_nacked += 1
-        if defer and receipt_id is None and self._settings.coalesce_acks:
-            deferred = self._deferred
-            if not deferred:
-                self._deferred_at = now
-            deferred.append(data)
-            counters.frames_out += 1
-            if len(deferred) >= _ACK_BATCH:
-                self._move_deferred(now)
-            return None
-        self._write(data, now)
-        self._await(receipt_id, f"{command} of {message.message.message_id}", timeout, now)
-        return receipt_id
-
-    def drop_stale(self, message: MessageReceived) -> bool:
-        """Whether an adapter must drop *message*, queued for a handler, after a lost connection.
-
-        True for a message of an acknowledging subscription that came on an earlier
-        connection: it can no longer be acknowledged and the broker delivers it again.
-        It is counted in the next :class:`~stomp_core.Reconnected` report's ``discarded``.
-        """
-        subscription = message.subscription
-        if subscription is None or subscription.ack == "auto" or self.is_current(message):
-            return False
-        self._discarded += 1
-        self.counters.messages_discarded += 1
-        return True
-
-    def refuse_stale(self, message: MessageReceived, command: str = "ACK") -> None:
-        """Raise :class:`MessageStale` when *message* came on an earlier connection.
-
-        Adapters call it before they wait for a connection, so that such an ACK is
-        refused at once, even while reconnecting.
-        """
-        if not self._session.is_current(message):
-            msg = (
-                f"cannot {command} message {message.message.message_id!r}: it came on an "
-                "earlier connection, and the broker delivers it again on the current one"
-            )
-            raise MessageStale(msg)
-
-    def begin(
-        self,
-        transaction: str | None = None,
-        *,
-        receipt: bool | str = False,
-        timeout: float | None = None,
-        now: float,
-    ) -> tuple[str, str | None]:
-        """Begin a transaction; return its id (``tx-N`` unless given) and the receipt id."""
-        timeout = self._check_timeout(timeout)
-        self._require_ready()
-        receipt_id = self._new_receipt(given=receipt)
-        try:
-            transaction, data = self._session.begin(transaction, receipt=receipt_id)
-        except LocalProtocolError as exc:
-            raise _session_error(exc) from exc
-        self._aborted.discard(transaction)
-        self._write(data, now)
-        self._await(receipt_id, f"BEGIN {transaction}", timeout, now)
-        return transaction, receipt_id
-
-    def commit(
-        self,
-        transaction: str,
-        *,
-        receipt: bool | str = False,
-        timeout: float | None = None,
-        now: float,
-    ) -> str | None:
-        """Commit *transaction*; return the receipt id.
-
-        Raises:
-            ConnectionLost: the connection was lost and the broker rolled it back.
-            NotConnected, InvalidRequest: as for :meth:`send`.
-        """
-        if transaction in self._aborted:
-            msg = (
-                f"cannot commit {transaction!r}: the connection was lost and the broker "
-                "rolled it back"
-            )
-            raise ConnectionLost(msg)
-        return self._end_transaction(
-            transaction, commit=True, receipt=receipt, timeout=timeout, now=now
-        )
-
-    def abort(
-        self,
-        transaction: str,
-        *,
-        receipt: bool | str = False,
-        timeout: float | None = None,
-        now: float,
-    ) -> str | None:
-        """Abort *transaction*; a transaction rolled back with a lost connection ends quietly."""
-        if transaction in self._aborted:
-            self._aborted.discard(transaction)
-            return None
-        return self._end_transaction(
-            transaction, commit=False, receipt=receipt, timeout=timeout, now=now
-        )
-
-    def _end_transaction(
-        self,
-        transaction: str,
-        *,
-        commit: bool,
-        receipt: bool | str,
-        timeout: float | None,
-        now: float,
-    ) -> str | None:
-        timeout = self._check_timeout(timeout)
-        self._require_ready()
-        receipt_id = self._new_receipt(given=receipt)
-        end = self._session.commit if commit else self._session.abort
-        try:
-            data = end(transaction, receipt=receipt_id)
-        except LocalProtocolError as exc:
-            raise _session_error(exc) from exc
-        self._write(data, now)
-        command = "COMMIT" if commit else "ABORT"
-        self._await(receipt_id, f"{command} {transaction}", timeout, now)
-        return receipt_id
-
-    def next_message(self) -> MessageReceived | None:
-        """The oldest received message not yet taken, or ``None``."""
-        inbox = self._inbox
-        return inbox.popleft() if inbox else None
-
-    @property
-    def messages_waiting(self) -> int:
-        """How many received messages wait in the inbox."""
-        return len(self._inbox)
 
     def next_event(self) -> CoreEvent | None:
         """The next thing to do or to tell, in order, or ``None``."""

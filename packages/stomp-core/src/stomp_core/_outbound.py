@@ -1,0 +1,106 @@
+"""The client's one outbound buffer: every byte to write, ACK coalescing, back-pressure."""
+
+from __future__ import annotations
+
+import logging
+
+from stomp_core._model import ClientSettings, Counters
+from stomp_core._trace import trace_out
+
+__all__ = ["Outbound"]
+
+
+class Outbound:
+    """The part of :class:`~stomp_core.ClientCore` that holds the bytes to write.
+
+    Every byte leaves through it (h2's ``data_to_send``): frames in order, coalesced
+    ACKs (which wait at most ``ack_delay``, and go first when anything else is
+    written), and a size the adapters wait on (``max_outgoing``) before writing more.
+    """
+
+    _settings: ClientSettings
+    _log: logging.Logger
+    counters: Counters
+
+    def _init_outbound(self) -> None:
+        self._out: list[bytes] = []
+        self._out_size = 0
+        self._out_head = 0
+        self._out_since = 0.0
+        self._deferred: list[bytes] = []
+        self._deferred_at = 0.0
+
+    def _append(self, data: bytes, now: float) -> None:
+        if not self._out_size:
+            self._out_since = now
+        self._out.append(data)
+        self._out_size += len(data)
+
+    def _write(self, data: bytes, now: float) -> None:
+        if self._deferred:
+            self._move_deferred(now)
+        self._append(data, now)
+        self.counters.frames_out += 1
+        if self._log.isEnabledFor(logging.DEBUG):
+            trace_out(self._log, data)
+
+    def _move_deferred(self, now: float) -> None:
+        deferred = self._deferred
+        data = b"".join(deferred)
+        deferred.clear()
+        self._append(data, now)
+
+    def _clear_output(self) -> None:
+        self._out.clear()
+        self._out_size = 0
+        self._out_head = 0
+        self._deferred.clear()
+
+    def flush(self, now: float) -> None:
+        """Move coalesced ACKs to the outbound buffer now (before the adapter waits)."""
+        if self._deferred:
+            self._move_deferred(now)
+
+    @property
+    def output_size(self) -> int:
+        """Bytes waiting in the outbound buffer."""
+        return self._out_size - self._out_head
+
+    @property
+    def has_room(self) -> bool:
+        """Whether the outbound buffer takes more (else calls that write wait for room)."""
+        return self._out_size - self._out_head < self._settings.max_outgoing
+
+    def pending_output(self) -> memoryview:
+        """The bytes to write, oldest first; report what was written with :meth:`output_written`."""
+        out = self._out
+        if len(out) > 1:
+            joined = b"".join(out)
+            out.clear()
+            out.append(joined)
+        if not out:
+            return memoryview(b"")
+        return memoryview(out[0])[self._out_head :]
+
+    def output_written(self, count: int, now: float) -> None:
+        """*count* bytes of :meth:`pending_output` were written."""
+        if count <= 0:
+            return
+        self.counters.bytes_out += count
+        self._out_since = now
+        self._out_head += count
+        if self._out_head >= self._out_size:
+            self._out.clear()
+            self._out_size = 0
+            self._out_head = 0
+
+    def data_to_send(self, now: float) -> bytes:
+        """Take every byte to write (for transports that buffer themselves)."""
+        out = self._out
+        if not out:
+            return b""
+        data = out[0] if len(out) == 1 else b"".join(out)
+        if self._out_head:
+            data = data[self._out_head :]
+        self.output_written(len(data), now)
+        return data
