@@ -39,7 +39,7 @@ def test_connect_negotiates_the_newest_version_and_sends_the_settings(
     assert connected.version is Version.V1_2
     assert client.version is Version.V1_2
     assert client.state is ClientState.CONNECTED
-    assert client.connected_frame is connected
+    assert client.connected is connected
     assert str(client.broker) == "tcp://mq:61613"
     (frame,) = broker.frames("CONNECT")
     assert frame.get("accept-version") == "1.0,1.1,1.2"

@@ -193,11 +193,6 @@ class Client:
         return self._core.connected
 
     @property
-    def connected_frame(self) -> Connected | None:
-        """The current connection's CONNECTED (the former name of :attr:`connected`)."""
-        return self._core.connected
-
-    @property
     def subscriptions(self) -> Mapping[str, Subscription]:
         """The active subscriptions by id (a read-only view)."""
         return MappingProxyType(self._subs)
@@ -288,9 +283,17 @@ class Client:
         connecting, self._connecting = self._connecting, None
         if connecting is not None and not connecting.called:
             connecting.errback(error or CancelledError("disconnect() was called while connecting"))
-        if error is not None and self._shutdown is None:
+        if self._shutdown is not None:
+            return
+        if error is not None:
             # Not asked for: the handlers still get their time, then the end says why.
             self._begin_shutdown(error, None).addErrback(lambda _: None)
+        else:  # close(): at once
+            sum(sub.stop() for sub in self._subs.values())
+            result = DisconnectResult(receipt=False)
+            self._shutdown = Outcome()
+            self._shutdown.fire(result)
+            self._ended.fire(result)
 
     def _take_messages(self) -> None:
         core = self._core
@@ -356,20 +359,15 @@ class Client:
     ) -> Deferred[Subscription]:
         """Subscribe to *destination*, handing every message to *handler*.
 
-        Handlers run concurrently, at most *max_in_flight* at once for this
-        subscription; further messages wait in a queue of at most *max_in_flight*,
-        and beyond that the client stops reading the connection until the queue is
-        half empty (heart-beats go on). Unless *headers* set them,
-        ``activemq.prefetchSize`` and ``prefetch-count`` are sent as *max_in_flight*
-        (not for ``auto``).
+        At most *max_in_flight* handlers run at once; as many messages more wait, and
+        beyond that reading pauses until the queue is half empty (heart-beats go on).
+        ``activemq.prefetchSize`` and ``prefetch-count`` default to *max_in_flight*.
 
-        When the handler succeeds the message is acknowledged (unless the handler
-        called :meth:`ack` or :meth:`nack` itself); in ``client`` mode in the order
-        the messages came. When it raises, *on_error* (if given) chooses an
-        :class:`~stomp_twisted.ErrorAction`; by default: forward a persistent copy to
-        *error_destination* and acknowledge; without one NACK (STOMP 1.1+), or on
-        STOMP 1.0 leave it unacknowledged and disconnect gracefully
-        (:class:`~stomp_core.HandlerFailed`), so the broker delivers it again.
+        A handler's success acknowledges its message (unless it called :meth:`ack` or
+        :meth:`nack`; in ``client`` mode in arrival order). When it raises, *on_error*
+        chooses an :class:`~stomp_twisted.ErrorAction`; by default: forward a copy to
+        *error_destination* and acknowledge; else NACK (1.1+), or on STOMP 1.0 leave it
+        unacknowledged and disconnect (:class:`~stomp_core.HandlerFailed`).
 
         Args:
             destination: What to subscribe to.
@@ -595,6 +593,15 @@ class Client:
         wait = check_timeout("timeout", timeout, optional=True)
         return self._begin_shutdown(None, wait)
 
+    def close(self) -> None:
+        """Close at once, without DISCONNECT; every waiting request fails.
+
+        Queued messages are dropped, running handlers are left to finish (their acks
+        are not written); the broker delivers every unacknowledged message again.
+        Prefer :meth:`disconnect`.
+        """
+        self._driver.feed(lambda core, now: core.close(now))
+
     def _begin_shutdown(
         self, reason: ClientError | None, timeout: float | None
     ) -> Deferred[DisconnectResult]:
@@ -607,16 +614,13 @@ class Client:
             logger.info("already shutting down; also: %s", reason)
         return outcome.observe()
 
-    def _stop_handlers(self) -> int:
-        return sum(sub.stop() for sub in self._subs.values())
-
     async def _shut_down(self, reason: ClientError | None, timeout: float) -> DisconnectResult:
         core = self._core
         if reason is None:
             logger.info("disconnecting")
         else:
             logger.warning("shutting down: %s", reason)
-        dropped = self._stop_handlers()
+        dropped = sum(sub.stop() for sub in self._subs.values())
         if dropped:
             logger.info("%d queued message(s) left unhandled and unacknowledged", dropped)
         if not core.ready:
