@@ -6,7 +6,7 @@ only that package and the sibling packages it declares (installed from their
 local folders, never from PyPI), so an undeclared import of a sibling fails.
 
 Plain ``nox`` runs lint, every type check, every test session, the integration
-tests, the demo, the build, the isolation check of every wheel, the docs (built offline,
+tests, the client contract, the demo, the build, the isolation check of every wheel, the docs (built offline,
 examples run), the tests of the release tooling and the release rehearsal (every package
 published to a local index and installed from it). ``nox -s bench`` runs the benchmarks,
 and ``bump``, ``tag``, ``release-check`` and ``release-order`` drive releases (none of them
@@ -196,6 +196,20 @@ def integration(session: nox.Session) -> None:
     session.chdir(ROOT)
     session.run("mypy", str(integration_dir))
     session.run("python", "-m", "pytest", str(integration_dir), *session.posargs)
+
+
+@nox.session(python=PYTHON, tags=["contract"])
+def contract(session: nox.Session) -> None:
+    """The client contract (tests/contract): each behaviour written once, run on every client.
+
+    Every client talks to stomp-testing's in-process broker over a loopback socket; no
+    real broker is needed.
+    """
+    local = [str(p.path) for p in PACKAGES.values() if p.has_code]
+    session.install(*local, *TEST_TOOLS, *TYPE_TOOLS)
+    session.chdir(ROOT)
+    session.run("mypy", "tests/contract")
+    session.run("python", "-m", "pytest", "tests/contract", *session.posargs)
 
 
 @nox.session(python=PYTHON, tags=["demo"])

@@ -428,7 +428,7 @@ class ClientCore(Requests):
             if type(event) is MessageReceived:
                 counters.messages_received += 1
                 if trace:
-                    trace_in(self._log, event.frame)
+                    trace_in(self._log, event)
                 if event.subscription is None:
                     routed = self._route(event)
                     if routed is not None:
@@ -437,7 +437,7 @@ class ClientCore(Requests):
                 inbox.append(event)
                 continue
             if trace:
-                trace_in(self._log, getattr(event, "frame", None))
+                trace_in(self._log, event)
             if type(event) is ReceiptReceived:
                 self._settle(event.receipt_id, None)
             elif type(event) is Connected:
@@ -681,6 +681,7 @@ class ClientCore(Requests):
         """End at once, without DISCONNECT: unwritten bytes are dropped, waiters fail."""
         if self._state is ClientState.CLOSED:
             return
+        self._end_waiting(NotConnected("not connected: the client was closed"))
         if self._phase is not None:
             self._events.append(CloseTransport(abort=True))
             self._phase = None

@@ -7,6 +7,7 @@ import re
 from typing import Final
 
 from stomp_frame import Frame
+from stomp_session import Event
 
 __all__ = ["trace_in", "trace_out"]
 
@@ -21,9 +22,12 @@ def trace_out(log: logging.Logger, data: bytes) -> None:
     log.debug(">>> %s (%d body bytes)", text, max(0, len(body) - 1))
 
 
-def trace_in(log: logging.Logger, frame: Frame | None) -> None:
-    """Log a received *frame* (command and headers, the body's size)."""
-    if frame is None:
+def trace_in(log: logging.Logger, event: Event) -> None:
+    """Log the frame behind a received *event* (command and headers, the body's size)."""
+    frame: Frame | None = getattr(event, "frame", None)
+    if frame is None:  # a RECEIPT: the session keeps only what it says
+        receipt_id = getattr(event, "receipt_id", "")
+        log.debug("<<< RECEIPT | receipt-id:%s", receipt_id)
         return
     headers = " | ".join(
         f"{name}:{'***' if name in _SECRET_NAMES else value}" for name, value in frame.headers

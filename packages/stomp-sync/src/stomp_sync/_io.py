@@ -176,6 +176,8 @@ class SocketPump:
             self.handle_events()
             return
         core.output_written(sent, time.monotonic())
+        if self._busy and core.output_size:
+            self.interrupt()  # the thread in select() must watch for room to write the rest
 
     def _read(self, sock: socket.socket) -> None:
         core = self._core

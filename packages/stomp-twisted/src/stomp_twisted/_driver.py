@@ -305,9 +305,9 @@ class Driver:
 
     def _refusal(self) -> ClientError | None:
         try:
+            self.core.check_usable()
             if self._owner.shutting_down() and not self.core.ready:
                 raise NotConnected("not connected: the client is disconnecting")
-            self.core.check_usable()
         except ClientError as error:
             return error
         return None
