@@ -267,6 +267,7 @@ class Client:
         core.disconnect(link.now(), timeout=wait)
         link.process()
         await link.wait(lambda: core.state is ClientState.CLOSED, None)
+        await link.closed(core.settings.disconnect_timeout)
         ended = link.ended
         return DisconnectResult(receipt=ended is not None and ended.confirmed)
 

@@ -65,12 +65,14 @@ def _tls_context(tls: TlsOptions | ssl.SSLContext | None) -> ssl.SSLContext:
 class _Protocol(asyncio.Protocol):
     """One transport's callbacks, forwarded to the link while it is the current one."""
 
-    __slots__ = ("_event", "_link", "transport")
+    __slots__ = ("_event", "_link", "closed", "transport")
 
     def __init__(self, link: Link, event: OpenTransport) -> None:
         self._link = link
         self._event = event
         self.transport: asyncio.Transport | None = None
+        self.closed: asyncio.Future[None] = link.loop.create_future()
+        """Done once the transport is gone (a TLS close takes a round trip)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -86,6 +88,8 @@ class _Protocol(asyncio.Protocol):
         return None  # close: a broker that stops sending is gone
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
         link = self._link
         if link.protocol is self:
             link.lost(exc)
@@ -134,6 +138,7 @@ class Link:
         self._waiters: list[asyncio.Future[None]] = []
         self._receipts: dict[str, asyncio.Future[None]] = {}
         self._hooks: set[asyncio.Future[object]] = set()
+        self._closing: _Protocol | None = None
         self.ended: ClientEnded | None = None
         """How the client last ended (``None`` while it lives)."""
 
@@ -318,6 +323,7 @@ class Link:
         protocol, self.protocol = self.protocol, None
         if protocol is None or protocol.transport is None:
             return
+        self._closing = protocol
         transport = protocol.transport
         if abort:
             transport.abort()
@@ -370,6 +376,12 @@ class Link:
                 future.set_exception(failure)
 
     # -- waiting ---------------------------------------------------------------------------------
+
+    async def closed(self, timeout: float) -> None:
+        """Wait up to *timeout* for the last transport closed to be gone (TLS says goodbye)."""
+        protocol, self._closing = self._closing, None
+        if protocol is not None and not protocol.closed.done():
+            await asyncio.wait({protocol.closed}, timeout=timeout)
 
     def notify(self) -> None:
         """Wake every task waiting for a change (they look again at what they wait for)."""
