@@ -17,6 +17,7 @@ from stomp_core import (
     ConnectionDropped,
     ConnectionLost,
     ConnectionMade,
+    InvalidRequest,
     NotConnected,
     OpenTransport,
     Reconnected,
@@ -166,8 +167,6 @@ class Link:
         if self._loop is None:
             self._loop = running
         elif self._loop is not running:
-            from stomp_core import InvalidRequest  # noqa: PLC0415 - rare path
-
             msg = "the client is bound to the event loop it was first used on"
             raise InvalidRequest(msg)
 
