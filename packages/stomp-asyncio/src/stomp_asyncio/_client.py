@@ -1,0 +1,616 @@
+"""The asyncio client: the client core on an event loop, with awaitable calls."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import ssl
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from types import TracebackType
+
+from stomp_asyncio._link import Link, ReconnectHook
+from stomp_commands import ALL_VERSIONS, AckMode, Headers
+from stomp_core import (
+    DEFAULT_MAX_OUTGOING,
+    DEFAULT_TIMEOUT,
+    ClientCore,
+    ClientError,
+    ClientSettings,
+    ClientState,
+    Counters,
+    DisconnectResult,
+    InvalidRequest,
+    NotConnected,
+    TlsOptions,
+    WaitTimeout,
+)
+from stomp_core._model import positive
+from stomp_failover import Broker, FailoverUri
+from stomp_frame import Limits, Version
+from stomp_session import DEFAULT_HEART_BEAT_GRACE, Connected, MessageReceived, Subscription
+
+logger = logging.getLogger("stomp_asyncio")
+
+DEFAULT_MAX_WAITING = 4096
+"""Received messages the client holds before it stops reading from the broker."""
+
+
+class Client:
+    """An asyncio STOMP client over TCP or TLS, for STOMP 1.0, 1.1 and 1.2.
+
+    A thin adapter over :class:`stomp_core.ClientCore`, which decides everything
+    (failover, reconnection, receipts, transactions, heart-beats, what a lost
+    connection does to received messages): this class moves bytes through an
+    asyncio transport, keeps the core's timer on the loop, and lets tasks wait.
+    Every wait has a deadline, which covers a reconnection too:
+
+    * :meth:`connect` follows the failover policy of *uri* up to its ``timeout``;
+      each attempt allows *connect_timeout* for TCP and TLS together and
+      *connected_timeout* for the broker's CONNECTED;
+    * a call made while the client reconnects waits for the connection, and then its
+      receipt, within its ``timeout`` (default *receipt_timeout*);
+    * :meth:`receive` waits as long as its ``timeout`` says and returns ``None`` when
+      nothing came.
+
+    Heart-beats, reads and reconnections go on in the background on the loop, whatever
+    the caller does between calls (as long as it does not block the loop). Cancelling a
+    task that waits in any call leaves the client consistent: a receipt it awaited is
+    forgotten, a message it waited for stays for the next :meth:`receive`.
+
+    Flow control: when more than *max_waiting* received messages wait to be taken, the
+    client stops reading from the broker (the core still sends heart-beats, and does not
+    take the broker's silence meanwhile for death) and reads again once half of them
+    were taken. Writes the broker does not take stay in the core (up to *max_outgoing*
+    bytes, then calls wait for room; after *write_timeout* without progress the
+    connection is closed).
+
+    The client is bound to the event loop it is first used on. Errors are the ones of
+    every stomp-suite client (:mod:`stomp_core`).
+
+    Args:
+        uri: A failover URI or a plain ``tcp://host:port`` / ``ssl://host:port``.
+        login: The user name; a broker in the URI with its own ``user:password@``
+            uses those instead.
+        passcode: The password; never logged, never in a repr or an error message.
+        vhost: The CONNECT ``host`` header (RabbitMQ's virtual host).
+        versions: The STOMP versions to offer (``Version`` or ``"1.2"``).
+        heart_beat: ``(cx, cy)`` in milliseconds; ``(0, 0)`` (the default) for none.
+        heart_beat_grace: How many receive intervals of silence make the broker dead.
+        connect_headers: Extra CONNECT headers (``client-id`` and the like).
+        tls: How ``ssl://`` brokers are secured: :class:`~stomp_core.TlsOptions` or an
+            :class:`ssl.SSLContext`; by default the system's trust store with
+            certificate and host-name verification.
+        connect_timeout: Seconds for the TCP connection and TLS handshake of an attempt.
+        connected_timeout: Seconds for the broker's CONNECTED.
+        receipt_timeout: Default seconds a call waits (connection and receipt).
+        write_timeout: Seconds a write may make no progress before the connection is closed.
+        disconnect_timeout: Seconds to wait for DISCONNECT's receipt.
+        auto_reconnect: Reconnect through the failover policy after a lost connection.
+        on_reconnect: Called with a :class:`~stomp_core.Reconnected` after each
+            reconnection (a plain function, or an ``async def`` run as a task).
+        coalesce_acks: Let an ACK without receipt wait (10 ms at most) while more
+            received messages wait, to leave with the next ones in one write.
+        max_outgoing: Bytes buffered for the broker before writes wait for room.
+        max_waiting: Received messages held before reading from the broker pauses.
+        limits: Bounds on the frames received and sent.
+        rng: The random source of the failover policy (shuffling, jitter).
+
+    Raises:
+        stomp_core.InvalidRequest: a setting out of range, or one CONNECT cannot carry.
+        stomp_failover.UriError: a URI that does not parse.
+    """
+
+    def __init__(
+        self,
+        uri: str | FailoverUri,
+        *,
+        login: str | None = None,
+        passcode: str | None = None,
+        vhost: str | None = None,
+        versions: Iterable[Version | str] = ALL_VERSIONS,
+        heart_beat: tuple[int, int] = (0, 0),
+        heart_beat_grace: float = DEFAULT_HEART_BEAT_GRACE,
+        connect_headers: Headers | None = None,
+        tls: TlsOptions | ssl.SSLContext | None = None,
+        connect_timeout: float = DEFAULT_TIMEOUT,
+        connected_timeout: float = DEFAULT_TIMEOUT,
+        receipt_timeout: float = DEFAULT_TIMEOUT,
+        write_timeout: float = DEFAULT_TIMEOUT,
+        disconnect_timeout: float = DEFAULT_TIMEOUT,
+        auto_reconnect: bool = True,
+        on_reconnect: ReconnectHook | None = None,
+        coalesce_acks: bool = True,
+        max_outgoing: int = DEFAULT_MAX_OUTGOING,
+        max_waiting: int = DEFAULT_MAX_WAITING,
+        limits: Limits | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        settings = ClientSettings.make(
+            login=login,
+            passcode=passcode,
+            vhost=vhost,
+            versions=versions,
+            heart_beat=heart_beat,
+            heart_beat_grace=heart_beat_grace,
+            connect_headers=connect_headers,
+            connect_timeout=connect_timeout,
+            connected_timeout=connected_timeout,
+            receipt_timeout=receipt_timeout,
+            write_timeout=write_timeout,
+            disconnect_timeout=disconnect_timeout,
+            auto_reconnect=auto_reconnect,
+            coalesce_acks=coalesce_acks,
+            max_outgoing=max_outgoing,
+            limits=limits,
+        )
+        bound: object = max_waiting
+        if not isinstance(bound, int) or isinstance(bound, bool) or bound < 2:
+            msg = f"max_waiting must be an integer >= 2, got {max_waiting!r}"
+            raise InvalidRequest(msg)
+        given: object = tls
+        if given is not None and not isinstance(given, (TlsOptions, ssl.SSLContext)):
+            msg = f"tls must be TlsOptions or an ssl.SSLContext, got {type(given).__name__}"
+            raise InvalidRequest(msg)
+        self._core = ClientCore(uri, settings, rng=rng, logger=logger)
+        self._link = Link(self._core, tls=tls, on_reconnect=on_reconnect, max_waiting=max_waiting)
+
+    def __repr__(self) -> str:
+        where = self._core.broker or "not connected"
+        return f"<stomp_asyncio.Client {self._core.uri} ({where})>"
+
+    # -- what the caller can see ---------------------------------------------------------------
+
+    @property
+    def uri(self) -> FailoverUri:
+        """The failover URI the client follows."""
+        return self._core.uri
+
+    @property
+    def state(self) -> ClientState:
+        """Where the client is in its life (connecting, connected, reconnecting, ...)."""
+        return self._core.state
+
+    @property
+    def is_connected(self) -> bool:
+        """Whether a connection is up (CONNECTED received)."""
+        return self._core.ready
+
+    @property
+    def broker(self) -> Broker | None:
+        """The broker of the current connection, or ``None``."""
+        return self._core.broker
+
+    @property
+    def connected(self) -> Connected | None:
+        """The CONNECTED of the current connection (version, server, heart-beats), or ``None``."""
+        return self._core.connected
+
+    @property
+    def version(self) -> Version | None:
+        """The negotiated STOMP version of the current connection, or ``None``."""
+        return self._core.version
+
+    @property
+    def subscriptions(self) -> Mapping[str, Subscription]:
+        """The subscriptions, by id, that are replayed after a reconnection."""
+        return self._core.subscriptions
+
+    @property
+    def counters(self) -> Counters:
+        """What the client did so far: frames, bytes, messages, receipts, reconnects."""
+        return self._core.counters
+
+    @property
+    def messages_waiting(self) -> int:
+        """How many received messages wait in the client for :meth:`receive`."""
+        return self._core.messages_waiting
+
+    @property
+    def reading_paused(self) -> bool:
+        """Whether reading from the broker is paused because too many messages wait."""
+        return self._link.read_paused
+
+    def is_current(self, message: MessageReceived) -> bool:
+        """Whether *message* came on the current connection (so that it can be acknowledged)."""
+        return self._core.is_current(message)
+
+    # -- connecting and ending -------------------------------------------------------------------
+
+    async def connect(self, *, timeout: float | None = None) -> Connected:
+        """Connect through the failover policy; return the broker's CONNECTED.
+
+        Cancelling it closes the client (it stops connecting).
+
+        Args:
+            timeout: Seconds for all of it; ``None`` leaves it to the policy's budget.
+
+        Raises:
+            ConnectFailed: the policy gave up (its cause names the brokers tried).
+            WaitTimeout: *timeout* passed first; the client stops connecting.
+            BrokerError: a broker refused the connection with ERROR: not retried.
+            InvalidRequest: already connected or connecting.
+        """
+        wait = positive("timeout", timeout, optional=True)
+        link, core = self._link, self._core
+        link.bind()
+        core.start(link.now())
+        link.process()
+        deadline = None if wait is None else link.now() + wait
+        try:
+            reached = await link.wait(lambda: core.state is not ClientState.CONNECTING, deadline)
+        except BaseException:
+            self.close()
+            raise
+        if not reached:
+            self.close()
+            raise WaitTimeout(f"connection through {core.uri}", wait or 0.0)
+        if core.state is ClientState.CLOSED:
+            raise core.end_cause or NotConnected("the client was closed while connecting")
+        connected = core.connected
+        assert connected is not None
+        return connected
+
+    async def disconnect(self, *, timeout: float | None = None) -> DisconnectResult:
+        """Disconnect gracefully: DISCONNECT with a receipt, wait for it, close.
+
+        Deferred ACKs are written first. Once the receipt is in, the broker has
+        processed every frame sent before. Without a connection it stops connecting.
+        After *timeout* (default *disconnect_timeout*) the connection is closed anyway.
+
+        Returns:
+            Whether the broker confirmed it (``receipt``).
+        """
+        wait = positive("timeout", timeout, optional=True)
+        link, core = self._link, self._core
+        link.bind()
+        core.disconnect(link.now(), timeout=wait)
+        link.process()
+        await link.wait(lambda: core.state is ClientState.CLOSED, None)
+        await link.closed(core.settings.disconnect_timeout)
+        ended = link.ended
+        return DisconnectResult(receipt=ended is not None and ended.confirmed)
+
+    def close(self) -> None:
+        """Close at once, without DISCONNECT; every waiting call ends.
+
+        Frames written but not yet processed by the broker may be lost; unacknowledged
+        messages are delivered again by the broker. Prefer :meth:`disconnect`.
+        """
+        core = self._core
+        if core.state is ClientState.CLOSED or core.state is ClientState.IDLE:
+            return
+        link = self._link
+        core.close(link.now())
+        link.process()
+
+    async def __aenter__(self) -> Client:
+        """Connect (unless connected) and return the client."""
+        if not self._core.ready:
+            await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Disconnect gracefully; when the block raised, a failing disconnect is only logged."""
+        try:
+            await self.disconnect()
+        except ClientError as failure:
+            if exc is None:
+                raise
+            logger.warning("disconnect after an error in the async with block failed: %s", failure)
+
+    # -- requests --------------------------------------------------------------------------------
+
+    async def _request(
+        self, act: Callable[[float, float], str | None], timeout: float | None
+    ) -> str | None:
+        """Wait for the connection and room, act, then wait for the receipt it asked for.
+
+        *act* is given the time and the seconds left; one deadline covers it all.
+        """
+        core, link = self._core, self._link
+        wait = positive("timeout", timeout, optional=True) or core.settings.receipt_timeout
+        now = link.now()
+        deadline = now + wait
+        if not (core.ready and core.has_room):
+            await link.wait_ready(deadline, wait)
+            now = link.now()
+        receipt_id = act(now, max(deadline - now, 1e-3))
+        if receipt_id is not None:
+            future = link.expect_receipt(receipt_id)
+            link.process()
+            await link.await_receipt(receipt_id, future)
+            return receipt_id
+        link.schedule()
+        if not core.has_room:
+            await link.wait_room(core.settings.write_timeout)
+        return None
+
+    async def send(
+        self,
+        destination: str,
+        body: bytes = b"",
+        *,
+        headers: Headers | None = None,
+        content_length: bool = True,
+        transaction: str | None = None,
+        receipt: bool | str = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Send a message to *destination*.
+
+        Without a receipt it returns as soon as the frame is buffered (the bytes leave
+        at the loop's next turn); with one, once the broker confirmed it.
+
+        Args:
+            destination: Where to send (``/queue/a``, ``/topic/b``, ...).
+            body: The body, any bytes (NUL included when *content_length* is on).
+            headers: Extra headers (``persistent``, ``content-type``, ...).
+            content_length: Write ``content-length`` (default); ``False`` makes
+                ActiveMQ deliver a JMS TextMessage.
+            transaction: Send inside this open transaction.
+            receipt: Wait until the broker confirms it has the message (``True``, or the
+                receipt id to use).
+            timeout: Seconds for it all (default *receipt_timeout*).
+
+        Raises:
+            WaitTimeout: no connection or no receipt in time.
+            ConnectionLost: the connection dropped before the receipt (the message may
+                or may not be stored), or *transaction* was rolled back with it.
+            BrokerError: the broker answered with ERROR.
+            InvalidRequest: a frame the version cannot carry, an unknown transaction.
+        """
+        core = self._core
+        if receipt is False and timeout is None and core.ready and core.has_room:
+            # The hot path: buffer it; the loop's next turn writes it.
+            core.send(
+                destination,
+                body,
+                headers=headers,
+                content_length=content_length,
+                transaction=transaction,
+                now=self._link.now(),
+            )
+            self._link.schedule()
+            return
+        await self._request(
+            lambda now, left: core.send(
+                destination,
+                body,
+                headers=headers,
+                content_length=content_length,
+                transaction=transaction,
+                receipt=receipt,
+                timeout=left,
+                now=now,
+            ),
+            timeout,
+        )
+
+    async def subscribe(
+        self,
+        destination: str,
+        *,
+        ack: AckMode = "auto",
+        id: str | None = None,
+        headers: Headers | None = None,
+        receipt: bool | str = False,
+        timeout: float | None = None,
+    ) -> Subscription:
+        """Subscribe to *destination*; the subscription is replayed after every reconnection.
+
+        Args:
+            destination: What to subscribe to.
+            ack: ``"auto"``, ``"client"`` or ``"client-individual"``.
+            id: The subscription id (generated when not given).
+            headers: Extra headers (``selector``, ``activemq.prefetchSize``, ...).
+            receipt: Wait until the broker confirms the subscription.
+            timeout: Seconds for it all (default *receipt_timeout*).
+        """
+        made: list[Subscription] = []
+
+        def act(now: float, left: float) -> str | None:
+            subscription, receipt_id = self._core.subscribe(
+                destination, ack=ack, id=id, headers=headers, receipt=receipt, timeout=left, now=now
+            )
+            made.append(subscription)
+            return receipt_id
+
+        await self._request(act, timeout)
+        return made[0]
+
+    async def unsubscribe(
+        self,
+        subscription: Subscription | str,
+        *,
+        receipt: bool | str = False,
+        timeout: float | None = None,
+    ) -> None:
+        """End a subscription (by record or id); it is no longer replayed.
+
+        Without a connection it is only forgotten (the broker dropped it with the
+        connection).
+        """
+        core = self._core
+        if not core.ready:
+            core.unsubscribe(subscription, receipt=receipt, now=self._link.now())
+            return
+        await self._request(
+            lambda now, left: core.unsubscribe(
+                subscription, receipt=receipt, timeout=left, now=now
+            ),
+            timeout,
+        )
+
+    async def ack(
+        self,
+        message: MessageReceived,
+        *,
+        transaction: str | None = None,
+        receipt: bool | str = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Acknowledge *message* (the version's headers are the core's job).
+
+        Raises:
+            MessageStale: the message came on an earlier connection (refused at once;
+                the broker delivers it again on the current one).
+            InvalidRequest: its subscription is ``auto``, or an unknown transaction.
+        """
+        await self._settle(
+            message, transaction=transaction, receipt=receipt, timeout=timeout, nack=False
+        )
+
+    async def nack(
+        self,
+        message: MessageReceived,
+        *,
+        transaction: str | None = None,
+        receipt: bool | str = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Refuse *message* (STOMP 1.1 and later); what follows is the broker's policy.
+
+        RabbitMQ delivers it again at once; ActiveMQ sends a persistent message to its
+        dead-letter queue. Raises as :meth:`ack` (and on STOMP 1.0, which has no NACK).
+        """
+        await self._settle(
+            message, transaction=transaction, receipt=receipt, timeout=timeout, nack=True
+        )
+
+    async def _settle(
+        self,
+        message: MessageReceived,
+        *,
+        transaction: str | None,
+        receipt: bool | str,
+        timeout: float | None,
+        nack: bool,
+    ) -> None:
+        core, link = self._core, self._link
+        settle = core.nack if nack else core.ack
+        if receipt is False:  # the hot path: no waiting unless the buffer is full
+            settle(
+                message,
+                transaction=transaction,
+                defer=core.messages_waiting > 0,
+                now=link.now(),
+            )
+            link.schedule()
+            if not core.has_room:
+                await link.wait_room(core.settings.write_timeout)
+            return
+        core.refuse_stale(message, "NACK" if nack else "ACK")
+        await self._request(
+            lambda now, left: settle(
+                message, transaction=transaction, receipt=receipt, timeout=left, now=now
+            ),
+            timeout,
+        )
+
+    async def begin(self, transaction: str | None = None) -> str:
+        """Begin a transaction and return its id (generated when not given).
+
+        SENDs, ACKs and NACKs that name it take effect together at :meth:`commit`,
+        or never at :meth:`abort`. A lost connection rolls it back.
+        """
+        began: list[str] = []
+
+        def act(now: float, left: float) -> str | None:
+            began.append(self._core.begin(transaction, timeout=left, now=now)[0])
+            return None
+
+        await self._request(act, None)
+        return began[0]
+
+    async def commit(
+        self, transaction: str, *, receipt: bool | str = True, timeout: float | None = None
+    ) -> None:
+        """Commit *transaction*; by default wait for the broker's receipt, which proves it.
+
+        Raises:
+            ConnectionLost: the connection (and the transaction with it) was lost.
+            WaitTimeout: no receipt in time.
+            BrokerError: the broker refused it.
+        """
+        await self._request(
+            lambda now, left: self._core.commit(
+                transaction, receipt=receipt, timeout=left, now=now
+            ),
+            timeout,
+        )
+
+    async def abort(
+        self, transaction: str, *, receipt: bool | str = False, timeout: float | None = None
+    ) -> None:
+        """Roll *transaction* back; one rolled back with a lost connection ends quietly."""
+        await self._request(
+            lambda now, left: self._core.abort(transaction, receipt=receipt, timeout=left, now=now),
+            timeout,
+        )
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, *, timeout: float | None = None) -> AsyncIterator[str]:
+        """Run a block in a transaction: committed if it ends (receipt awaited), else aborted.
+
+        >>> async with client.transaction() as tx:  # doctest: +SKIP
+        ...     await client.send("/queue/a", b"1", transaction=tx)
+        ...     await client.ack(message, transaction=tx)
+        """
+        transaction = await self.begin()
+        try:
+            yield transaction
+        except BaseException:
+            try:
+                await self.abort(transaction)
+            except ClientError as failure:
+                logger.warning("could not abort %s: %s", transaction, failure)
+            raise
+        await self.commit(transaction, timeout=timeout)
+
+    async def receive(self, timeout: float | None = None) -> MessageReceived | None:
+        """Return the next message, waiting up to *timeout* seconds (``None``: until one comes).
+
+        Returns ``None`` when none came in time. Cancelling it takes no message: one
+        that arrives meanwhile waits for the next call.
+
+        Raises:
+            BrokerError: the broker sent an ERROR that answered no request.
+            NotConnected: not connected, or the client ended (its cause is in the text:
+                the policy gave up, or auto-reconnect is off).
+        """
+        core, link = self._core, self._link
+        message = core.next_message()
+        if message is not None:
+            if link.read_paused:
+                link.taken()
+            return message
+        wait = positive("timeout", timeout, optional=True)
+        core.check_usable()
+        link.bind()
+        deadline = None if wait is None else link.now() + wait
+        core.flush(link.now())  # deferred ACKs leave before the client waits
+        link.process()
+        await link.wait(lambda: core.messages_waiting > 0, deadline, check=True)
+        message = core.next_message()
+        if message is not None and link.read_paused:
+            link.taken()
+        return message
+
+    async def messages(
+        self, *, idle_timeout: float | None = None
+    ) -> AsyncIterator[MessageReceived]:
+        """Yield messages as they arrive; stop after *idle_timeout* seconds without one.
+
+        With ``idle_timeout=None`` it never stops by itself: break out of the loop.
+        """
+        while (message := await self.receive(idle_timeout)) is not None:
+            yield message
+
+
+__all__ = ["DEFAULT_MAX_WAITING", "Client"]

@@ -1,0 +1,459 @@
+"""stomp-asyncio's client against real ActiveMQ and RabbitMQ, over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import pytest
+
+from stomp_asyncio import (
+    BrokerError,
+    Client,
+    ConnectFailed,
+    ConnectionLost,
+    MessageReceived,
+    MessageStale,
+    NotConnected,
+    Reconnected,
+    TlsOptions,
+    WaitTimeout,
+)
+from stomp_frame import Version
+from tests.integration._brokers import BrokerInfo, QueueNamer
+
+TIMEOUT = 10.0
+VERSIONS = [Version.V1_0, Version.V1_1, Version.V1_2]
+NACK_VERSIONS = [Version.V1_1, Version.V1_2]
+T = TypeVar("T")
+
+
+def run(test: Callable[[], Awaitable[T]], timeout: float = 120.0) -> T:
+    """Run one test's coroutine on a fresh loop, failing it after *timeout* seconds."""
+
+    async def main() -> T:
+        return await asyncio.wait_for(test(), timeout)
+
+    return asyncio.run(main())
+
+
+def uri_of(broker: BrokerInfo, *, tls: bool = False, options: str = "") -> str:
+    host, port = broker.tls_address if tls else broker.address
+    scheme = "ssl" if tls else "tcp"
+    uri = f"{scheme}://{host}:{port}"
+    return f"failover:({uri})?{options}" if options else uri
+
+
+def make_client(broker: BrokerInfo, *, uri: str | None = None, **options: object) -> Client:
+    settings: dict[str, object] = {
+        "login": broker.login,
+        "passcode": broker.passcode,
+        "vhost": broker.vhost,
+        "connect_timeout": TIMEOUT,
+        "connected_timeout": TIMEOUT,
+        "receipt_timeout": TIMEOUT,
+        "disconnect_timeout": TIMEOUT,
+    }
+    settings.update(options)
+    return Client(uri or uri_of(broker), **settings)  # type: ignore[arg-type]
+
+
+def individual(version: Version) -> str:
+    """The per-message ack mode of the version (1.0 has only ``client``)."""
+    return "client" if version is Version.V1_0 else "client-individual"
+
+
+async def expect(client: Client) -> MessageReceived:
+    message = await client.receive(timeout=TIMEOUT)
+    assert message is not None, "no message within the timeout"
+    return message
+
+
+def test_the_version_offered_is_negotiated(broker: BrokerInfo, version: Version) -> None:
+    async def test() -> None:
+        async with make_client(broker, versions=(version,)) as client:
+            assert client.version is version
+            assert client.connected is not None
+            assert client.connected.server
+
+    run(test)
+
+
+def test_send_receive_and_ack_with_receipts(
+    broker: BrokerInfo, version: Version, unique_queue: QueueNamer
+) -> None:
+    queue = unique_queue("aio-ack")
+
+    async def test() -> None:
+        async with make_client(broker, versions=(version,)) as client:
+            await client.subscribe(queue, ack=individual(version), receipt=True)  # type: ignore[arg-type]
+            for n in range(3):
+                await client.send(queue, f"message {n}".encode(), receipt=True)
+            bodies = []
+            async for message in client.messages(idle_timeout=TIMEOUT):
+                bodies.append(message.body)
+                await client.ack(message, receipt=True)
+                if len(bodies) == 3:
+                    break
+            assert bodies == [b"message 0", b"message 1", b"message 2"]
+            assert await client.receive(timeout=0.5) is None, "acked messages do not come back"
+        async with make_client(broker, versions=(version,)) as again:
+            await again.subscribe(queue, receipt=True)
+            assert await again.receive(timeout=0.5) is None
+
+    run(test)
+
+
+@pytest.mark.parametrize("version", NACK_VERSIONS, ids=["1.1", "1.2"])
+def test_nack_and_redelivery(
+    broker: BrokerInfo, version: Version, unique_queue: QueueNamer
+) -> None:
+    queue = unique_queue("aio-nack")
+
+    async def test() -> None:
+        async with make_client(broker, versions=(version,)) as client:
+            await client.subscribe(queue, ack="client-individual")
+            await client.send(queue, b"refused", headers={"persistent": "true"}, receipt=True)
+            await client.nack(await expect(client), receipt=True)
+            dead_letters = broker.dead_letter_queue(queue)
+            if dead_letters is None:  # RabbitMQ requeues at once, marked
+                again = await expect(client)
+                assert again.message.redelivered
+            else:  # ActiveMQ moves a persistent message to the queue's dead-letter queue
+                await client.subscribe(dead_letters, ack="client-individual")
+                again = await expect(client)
+            assert again.body == b"refused"
+            await client.ack(again, receipt=True)
+
+    run(test)
+
+
+def test_transaction_commit_and_abort(
+    broker: BrokerInfo, version: Version, unique_queue: QueueNamer
+) -> None:
+    queue = unique_queue("aio-tx")
+
+    async def test() -> None:
+        async with make_client(broker, versions=(version,)) as client:
+            await client.subscribe(queue, receipt=True)
+            async with client.transaction() as tx:
+                await client.send(queue, b"first", transaction=tx)
+                await client.send(queue, b"second", transaction=tx)
+                assert await client.receive(timeout=0.5) is None, "nothing before the commit"
+            assert [(await expect(client)).body, (await expect(client)).body] == [
+                b"first",
+                b"second",
+            ]
+
+            async def abort_inside() -> None:
+                async with client.transaction() as tx:
+                    await client.send(queue, b"never", transaction=tx)
+                    raise LookupError
+
+            with pytest.raises(LookupError):
+                await abort_inside()
+            await client.send(queue, b"after", receipt=True)
+            assert (await expect(client)).body == b"after", "the aborted message never appears"
+            assert await client.receive(timeout=0.3) is None
+
+    run(test)
+
+
+def test_acks_in_an_aborted_transaction_leave_the_message_unacknowledged(
+    broker: BrokerInfo, unique_queue: QueueNamer
+) -> None:
+    queue = unique_queue("aio-tx-ack")
+
+    async def test() -> None:
+        async with make_client(broker) as client:
+            await client.subscribe(queue, ack="client-individual")
+            await client.send(queue, b"x", receipt=True)
+            message = await expect(client)
+            tx = await client.begin()
+            await client.ack(message, transaction=tx)
+            await client.abort(tx, receipt=True)
+        async with make_client(broker) as again:
+            await again.subscribe(queue, ack="client-individual")
+            redelivered = await expect(again)
+            assert redelivered.body == b"x"
+            await again.ack(redelivered, receipt=True)
+
+    run(test)
+
+
+def test_receipts_for_subscribe_unsubscribe_and_disconnect(
+    broker: BrokerInfo, version: Version, unique_queue: QueueNamer
+) -> None:
+    queue = unique_queue("aio-receipts")
+
+    async def test() -> None:
+        client = make_client(broker, versions=(version,))
+        await client.connect()
+        sub = await client.subscribe(queue, receipt=True)
+        await client.send(queue, b"x", receipt=True)
+        assert (await expect(client)).body == b"x"
+        await client.unsubscribe(sub, receipt=True)
+        result = await client.disconnect()
+        assert result.receipt
+        assert not client.is_connected
+
+    run(test)
+
+
+def test_binary_body_with_nul_bytes_and_one_mebibyte(
+    broker: BrokerInfo, unique_queue: QueueNamer
+) -> None:
+    queue = unique_queue("aio-binary")
+    binary = bytes(range(256)) * 4 + b"\x00\x00end\x00"
+    big = bytes(i % 251 for i in range(1 << 20))
+
+    async def test() -> None:
+        async with make_client(broker) as client:
+            await client.subscribe(queue)
+            await client.send(queue, binary, receipt=True)
+            await client.send(queue, big, receipt=True)
+            assert (await expect(client)).body == binary
+            assert (await expect(client)).body == big
+
+    run(test)
+
+
+def test_heart_beats_keep_an_idle_connection_alive(
+    broker: BrokerInfo, unique_queue: QueueNamer
+) -> None:
+    queue = unique_queue("aio-idle")
+
+    async def test() -> None:
+        async with make_client(broker, heart_beat=(1000, 1000), auto_reconnect=False) as client:
+            assert client.connected is not None
+            assert client.connected.heart_beat[0] > 0
+            await asyncio.sleep(4.5)  # the caller awaits something else for three intervals
+            assert client.is_connected
+            await client.subscribe(queue)
+            await client.send(queue, b"still here", receipt=True)
+            assert (await expect(client)).body == b"still here"
+
+    run(test)
+
+
+def test_bad_credentials_are_a_broker_error(broker: BrokerInfo) -> None:
+    async def test() -> None:
+        client = make_client(broker, passcode="wrong-" + broker.passcode, connected_timeout=30.0)
+        with pytest.raises(BrokerError) as info:
+            await client.connect()
+        assert "wrong-" not in str(info.value)
+        assert not client.is_connected
+
+    run(test)
+
+
+def test_a_bad_frame_gets_the_brokers_error_as_a_typed_error(
+    broker: BrokerInfo, unique_queue: QueueNamer
+) -> None:
+    async def test() -> None:
+        async with make_client(broker) as client:
+
+            async def provoke() -> None:
+                if broker.name == "activemq":  # refuses a selector it cannot parse
+                    await client.subscribe(
+                        unique_queue("bad"), headers={"selector": "a = = b"}, receipt=True
+                    )
+                else:  # RabbitMQ refuses an unknown kind of destination
+                    await client.send("/no-such-kind/x", b"x", receipt=True)
+
+            with pytest.raises(BrokerError) as info:
+                await provoke()
+            assert info.value.frame.command == "ERROR"
+            assert client.is_connected
+
+    run(test)
+
+
+def test_tls_with_the_test_ca(tls_broker: BrokerInfo, unique_queue: QueueNamer) -> None:
+    queue = unique_queue("aio-tls")
+    options = TlsOptions(
+        ca_file=tls_broker.ca_file,
+        client_cert=tls_broker.client_cert,
+        client_key=tls_broker.client_key,
+    )
+
+    async def test() -> None:
+        for tls in (options, tls_broker.ssl_context(client_cert=True)):
+            async with make_client(tls_broker, uri=uri_of(tls_broker, tls=True), tls=tls) as client:
+                await client.subscribe(queue)
+                await client.send(queue, b"over TLS", receipt=True)
+                assert (await expect(client)).body == b"over TLS"
+
+    run(test)
+
+
+def test_tls_refuses_a_wrong_host_name(tls_broker: BrokerInfo) -> None:
+    host, port = tls_broker.tls_address
+    uri = (
+        f"failover:(ssl://{host}:{port}?serverHostname=not-the-broker.example)"
+        "?startupMaxReconnectAttempts=0"
+    )
+
+    async def test() -> None:
+        client = make_client(tls_broker, uri=uri, tls=tls_broker.ssl_context(client_cert=True))
+        with pytest.raises(ConnectFailed) as info:
+            await client.connect()
+        assert isinstance(info.value.cause, ssl.SSLCertVerificationError)
+        assert "not-the-broker.example" in str(info.value.cause)
+
+    run(test)
+
+
+def test_tls_without_the_ca_does_not_verify(tls_broker: BrokerInfo) -> None:
+    async def test() -> None:
+        uri = uri_of(tls_broker, tls=True, options="startupMaxReconnectAttempts=0")
+        client = make_client(tls_broker, uri=uri)  # the system trust store: not the test CA
+        with pytest.raises(ConnectFailed) as info:
+            await client.connect()
+        assert isinstance(info.value.cause, ssl.SSLCertVerificationError)
+
+    run(test)
+
+
+def test_a_dropped_connection_is_reconnected_and_subscriptions_replayed(
+    broker: BrokerInfo, unique_queue: QueueNamer
+) -> None:
+    queue = unique_queue("aio-replay")
+    told: list[Reconnected] = []
+
+    async def test() -> None:
+        async with make_client(broker, on_reconnect=told.append) as client:
+            await client.subscribe(queue, ack="client-individual")
+            await client.send(queue, b"before", receipt=True)
+            old = await expect(client)
+            protocol = client._link.protocol
+            assert protocol is not None
+            assert protocol.transport is not None
+            protocol.transport.abort()  # the connection drops under the client
+            again = await expect(client)  # reconnects and resubscribes meanwhile
+            assert told, "the caller is told"
+            assert told[0].connected.resubscribed
+            assert again.body == b"before"
+            assert again.message.redelivered
+            with pytest.raises(MessageStale):
+                await client.ack(old)
+            await client.ack(again, receipt=True)
+
+    run(test)
+
+
+def test_restart_mid_stream_loses_nothing(
+    broker: BrokerInfo, unique_queue: QueueNamer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """10,000 persistent messages; the broker restarts in the middle; every one arrives.
+
+    As the blocking client's test: once the consumer has a third of the messages it starts
+    the restart and holds its acks until the broker is down (so that un-acked messages must
+    be redelivered), and the producer waits for the broker to go down after sending half
+    (so that it sends into the outage and must reconnect and re-send what was not confirmed).
+    """
+    if not broker.restartable:
+        pytest.skip(f"{broker.name} was not started by scripts/brokers/start.sh")
+    caplog.set_level(logging.ERROR, "stomp_asyncio")
+    total, batch = 10_000, 100
+    queue = unique_queue("aio-restart")
+    uri = uri_of(
+        broker,
+        options="initialReconnectDelay=200&maxReconnectDelay=1000&maxReconnectAttempts=300",
+    )
+    received: Counter[int] = Counter()
+    unmarked_duplicates: list[int] = []
+    reconnections: list[Reconnected] = []
+
+    async def test() -> None:
+        stopped, restarted = asyncio.Event(), asyncio.Event()
+
+        async def produce() -> None:
+            producer = make_client(broker, uri=uri)
+            await producer.connect()
+            try:
+                sent = 0
+                while sent < total:
+                    if sent == total // 2:
+                        await asyncio.wait_for(stopped.wait(), 180)
+                    size = min(batch, total - sent)
+                    resend = False
+                    while True:
+                        try:
+                            for n in range(sent, sent + size):
+                                headers = {"persistent": "true", "seq": str(n)}
+                                if resend:
+                                    headers["x-resent"] = "true"
+                                last = n == sent + size - 1
+                                await producer.send(queue, b"%d" % n, headers=headers, receipt=last)
+                            break
+                        except (ConnectionLost, WaitTimeout):
+                            resend = True  # stored in part, perhaps: send it again, marked
+                    sent += size
+            finally:
+                producer.close()
+
+        async def restart() -> None:
+            await asyncio.to_thread(broker.stop)
+            stopped.set()
+            await asyncio.to_thread(broker.start)
+            restarted.set()
+
+        consumer = make_client(broker, uri=uri, on_reconnect=reconnections.append)
+        await consumer.connect()
+        await consumer.subscribe(
+            queue,
+            ack="client-individual",
+            headers={"activemq.prefetchSize": "200", "prefetch-count": "200"},
+            receipt=True,
+        )
+        producing = asyncio.ensure_future(produce())
+        restarting: asyncio.Future[None] | None = None
+        try:
+            while len(received) < total:
+                if producing.done() and producing.exception() is not None:
+                    raise producing.exception()  # type: ignore[misc]
+                if len(received) >= total // 3 and restarting is None:
+                    restarting = asyncio.ensure_future(restart())
+                message = await consumer.receive(timeout=5.0)
+                if message is None:
+                    continue
+                seq = int(message.frame.get("seq") or "-1")
+                if received[seq] and not (
+                    message.message.redelivered or message.frame.get("x-resent") == "true"
+                ):
+                    unmarked_duplicates.append(seq)
+                received[seq] += 1
+                if restarting is not None and not stopped.is_set():
+                    continue  # hold the ack: the broker must redeliver it after the restart
+                with contextlib.suppress(MessageStale, ConnectionLost, NotConnected):
+                    await consumer.ack(message)
+            await producing
+            assert restarting is not None
+            await restarting
+        finally:
+            producing.cancel()
+            consumer.close()
+        assert restarted.is_set(), "the broker restart did not complete"
+
+    run(test, timeout=400.0)
+    assert reconnections, "the consumer never lost its connection"
+    duplicates = sum(received.values()) - len(received)
+    logging.getLogger(__name__).warning(
+        "%s restart (asyncio): %d distinct, %d duplicates (all marked), %d reconnections",
+        broker.name,
+        len(received),
+        duplicates,
+        len(reconnections),
+    )
+    missing = sorted(set(range(total)) - set(received))
+    assert not missing, f"{len(missing)} messages never arrived, first {missing[:10]}"
+    assert duplicates > 0, "the acks held over the restart must come back"
+    assert not unmarked_duplicates, (
+        f"duplicates without a redelivery mark: {unmarked_duplicates[:10]}"
+    )
