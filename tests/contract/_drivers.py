@@ -1,15 +1,17 @@
 """One blocking test API over every client, so that each behaviour is written once.
 
 The contract tests call a :class:`Driver`; each client gets one: stomp-sync directly,
-stomp-twisted through a reactor running in a thread (``blockingCallFromThread``). Every
-client talks to the same :class:`stomp_testing.TestBroker` over a loopback socket.
+stomp-twisted through a reactor running in a thread (``blockingCallFromThread``),
+stomp-asyncio through an event loop running in a thread. Every client talks to the same
+:class:`stomp_testing.TestBroker` over a loopback socket.
 """
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, Generic, Protocol, TypeVar
 
 from stomp_core import ClientState, Counters, DisconnectResult, Reconnected
@@ -251,3 +253,85 @@ class TwistedDriver:
     @property
     def connected(self) -> Connected | None:
         return self._in_reactor(lambda: self.client.connected)  # type: ignore[no-any-return]
+
+
+class AsyncioDriver:
+    """stomp-asyncio: its coroutines run on an event loop in another thread, and awaited."""
+
+    name = "asyncio"
+
+    def __init__(self, uri: str, *, loop: asyncio.AbstractEventLoop, **options: Any) -> None:
+        from stomp_asyncio import Client
+
+        self._loop = loop
+        self.reconnects: list[Reconnected] = []
+        options.setdefault("on_reconnect", self.reconnects.append)
+
+        async def make() -> Client:
+            return Client(uri, **options)
+
+        self.client = self._run(make())
+
+    def _run(self, coroutine: Coroutine[Any, Any, _T]) -> _T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def _now(self, call: Callable[[], _T]) -> _T:
+        async def run() -> _T:
+            return call()
+
+        return self._run(run())
+
+    def connect(self) -> Connected:
+        return self._run(self.client.connect(timeout=10))
+
+    def send(self, destination: str, body: bytes = b"", **options: Any) -> None:
+        self._run(self.client.send(destination, body, **options))
+
+    def subscribe(self, destination: str, ack: str = "auto", **options: Any) -> str:
+        options.pop("max_in_flight", None)  # handlers' concurrency: not a pull consumer's
+        return self._run(self.client.subscribe(destination, ack=ack, **options)).id  # type: ignore[arg-type]
+
+    def unsubscribe(self, subscription: str) -> None:
+        self._run(self.client.unsubscribe(subscription))
+
+    def receive(self, timeout: float) -> MessageReceived | None:
+        return self._run(self.client.receive(timeout))
+
+    def ack(self, message: MessageReceived, **options: Any) -> None:
+        self._run(self.client.ack(message, **options))
+
+    def nack(self, message: MessageReceived, **options: Any) -> None:
+        self._run(self.client.nack(message, **options))
+
+    def begin(self, transaction: str | None = None) -> str:
+        return self._run(self.client.begin(transaction))
+
+    def commit(self, transaction: str, **options: Any) -> None:
+        self._run(self.client.commit(transaction, **options))
+
+    def abort(self, transaction: str, **options: Any) -> None:
+        self._run(self.client.abort(transaction, **options))
+
+    def disconnect(self) -> DisconnectResult:
+        return self._run(self.client.disconnect())
+
+    def close(self) -> None:
+        self._now(self.client.close)
+
+    def is_current(self, message: MessageReceived) -> bool:
+        return self._now(lambda: self.client.is_current(message))
+
+    def in_background(self, call: Callable[[], _T]) -> Background[_T]:
+        return Background(call)
+
+    @property
+    def state(self) -> ClientState:
+        return self._now(lambda: self.client.state)
+
+    @property
+    def counters(self) -> Counters:
+        return self._now(lambda: self.client.counters)
+
+    @property
+    def connected(self) -> Connected | None:
+        return self._now(lambda: self.client.connected)

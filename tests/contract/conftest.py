@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 
 from stomp_testing import BrokerCore, TestBroker
-from tests.contract._drivers import Driver, SyncDriver, TwistedDriver
+from tests.contract._drivers import AsyncioDriver, Driver, SyncDriver, TwistedDriver
 
 FAST: dict[str, Any] = {
     "connect_timeout": 2.0,
@@ -20,7 +21,12 @@ FAST: dict[str, Any] = {
 }
 """Timeouts short enough for tests, long enough for a loaded machine."""
 
-KINDS: dict[str, Callable[..., Driver]] = {"sync": SyncDriver, "twisted": TwistedDriver}
+KINDS: dict[str, Callable[..., Driver]] = {
+    "asyncio": AsyncioDriver,
+    "sync": SyncDriver,
+    "twisted": TwistedDriver,
+}
+"""Every client the contract runs against: adding a client is adding a driver here."""
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +44,18 @@ def _twisted_reactor() -> Iterator[None]:
     thread.join(5)
 
 
+@pytest.fixture(scope="session")
+def _asyncio_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """An event loop running in a thread for the whole session."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+
+
 @pytest.fixture
 def broker() -> Iterator[TestBroker]:
     with TestBroker(BrokerCore(name="mq")) as running:
@@ -50,12 +68,15 @@ MakeClient = Callable[..., Driver]
 @pytest.fixture(params=sorted(KINDS))
 def make_client(request: pytest.FixtureRequest, broker: TestBroker) -> Iterator[MakeClient]:
     """Make a client of the parametrized kind (on *uri*, by default the broker's)."""
+    extra: dict[str, Any] = {}
     if request.param == "twisted":
         request.getfixturevalue("_twisted_reactor")
+    elif request.param == "asyncio":
+        extra["loop"] = request.getfixturevalue("_asyncio_loop")
     made: list[Driver] = []
 
     def make(uri: str | None = None, **options: Any) -> Driver:
-        driver: Driver = KINDS[request.param](uri or broker.uri, **{**FAST, **options})
+        driver = KINDS[request.param](uri or broker.uri, **{**FAST, **extra, **options})
         made.append(driver)
         return driver
 
