@@ -57,7 +57,7 @@ def header_text(version: Version, *, name: bool, raw: bool) -> st.SearchStrategy
 @st.composite
 def frames(draw: st.DrawFn, version: Version) -> Frame:
     """Any frame that *version* can write: every command, escapable text, repeats, NUL bodies."""
-    command = draw(st.sampled_from(sorted(COMMANDS)))
+    command = draw(st.sampled_from(sorted(version.commands)))
     raw = version is Version.V1_0 or command in UNESCAPED_COMMANDS
     names = draw(
         st.lists(
@@ -78,14 +78,14 @@ def frames(draw: st.DrawFn, version: Version) -> Frame:
 
 @st.composite
 def streams(draw: st.DrawFn, version: Version) -> tuple[bytes, list[Event]]:
-    """Serialized frames with LF and CRLF heart-beats between them, and the events they are."""
+    """Serialized frames with heart-beats between them (CRLF too in 1.2), and their events."""
     events: list[Event] = draw(
         st.lists(st.one_of(frames(version), st.just(HEARTBEAT)), min_size=1, max_size=6)
     )
     parts = [
         serialize(event, version)
         if isinstance(event, Frame)
-        else draw(st.sampled_from([b"\n", b"\r\n"]))
+        else draw(st.sampled_from([b"\n", b"\r\n"] if version.crlf else [b"\n"]))
         for event in events
     ]
     return b"".join(parts), events
@@ -129,6 +129,9 @@ STOMPISH_PIECES = [
 stompish_bytes = st.lists(
     st.one_of(st.sampled_from(STOMPISH_PIECES), st.binary(max_size=3)), max_size=60
 ).map(b"".join)
+
+FRAME_LIKE: list[st.SearchStrategy[bytes]] = [st.nothing()]
+"""frame_like_streams (defined further down), for the tests above it."""
 
 small_limits = st.builds(
     Limits,
@@ -208,7 +211,8 @@ def test_serialized_frame_size_is_within_a_limit_of_that_size(
 ) -> None:
     frame = data.draw(frames(version))
     wire = serialize(frame, version)
-    longest_line = max(len(line.rstrip(b"\r")) for line in wire.split(b"\n\n")[0].split(b"\n"))
+    lines = wire.split(b"\n\n")[0].split(b"\n")
+    longest_line = max(len(line.rstrip(b"\r") if version.crlf else line) for line in lines)
     limits = Limits(
         max_frame_size=len(wire),
         max_headers=max(len(frame.headers), 1),
@@ -312,6 +316,18 @@ def test_chunking_does_not_change_the_events_before_an_error(
     events, error = parse_chunks(data.draw(chunkings(raw)), version)
     assert events == whole_events
     assert (error is None) == (whole_error is None)
+
+
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+@settings(deadline=timedelta(seconds=2), max_examples=300)
+@given(data=st.data(), raw=stompish_bytes | st.deferred(lambda: FRAME_LIKE[0]), limits=small_limits)
+def test_chunking_does_not_change_whether_a_limit_is_exceeded(
+    version: Version, data: st.DataObject, raw: bytes, limits: Limits
+) -> None:
+    whole_events, whole_error = parse_chunks([raw], version, limits)
+    events, error = parse_chunks(data.draw(chunkings(raw)), version, limits)
+    assert events == whole_events
+    assert (error is None) == (whole_error is None), (error, whole_error)
 
 
 @st.composite
@@ -421,6 +437,7 @@ def frame_like(draw: st.DrawFn) -> bytes:
 frame_like_streams = st.lists(
     st.one_of(frame_like(), frame_like(), st.sampled_from([b"\n", b"\r\n"])), min_size=1, max_size=5
 ).map(b"".join)
+FRAME_LIKE[0] = frame_like_streams
 
 
 def parse_chunks_generally(
