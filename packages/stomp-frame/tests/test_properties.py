@@ -1,14 +1,22 @@
-"""Properties: round trips under any chunking; only ParseError from arbitrary or damaged bytes."""
+"""Properties: round trips under any chunking; only ParseError from arbitrary or damaged bytes.
+
+The fuzzing tests at the end run a short, bounded search in a normal test run
+(``STOMP_FUZZ_EXAMPLES``, default 50 examples each); a fuzzing run sets it high, for example
+``STOMP_FUZZ_EXAMPLES=100000 pytest packages/stomp-frame/tests -k fuzz``. Their inputs start
+from a seed corpus of the tests' own streams, mutated, cut in arbitrary chunks and read under
+arbitrary limits.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from datetime import timedelta
 from itertools import pairwise
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stomp_frame import (
@@ -692,3 +700,59 @@ def test_fast_and_general_serializing_agree_on_parsed_frames(
             return str(refused)
 
     assert outcome(serialize) == outcome(serialize_generally)
+
+
+# -- fuzzing ---------------------------------------------------------------------------------
+
+EXAMPLES = int(os.environ.get("STOMP_FUZZ_EXAMPLES", "50"))
+
+fuzzing = settings(
+    max_examples=EXAMPLES,
+    deadline=timedelta(seconds=5),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+SEED_CORPUS = [
+    *TRICKY_STREAMS,
+    serialize(Frame("SEND", [("a", "x\ry"), ("b:c", "\\")], b"xy"), Version.V1_2),
+    b"ERROR\nf",
+    b"CONNECTED\r\nversion:1.2\r\n\r\n\x00\r\n",
+    b"SEND\ndestination:/q\r\n\n\x00\r\nNACK\nid:1\n\n\x00",
+    b"STOMP\naccept-version:1.0,1.1,1.2\nhost:/\n\n\x00",
+]
+
+
+def inputs(version: Version) -> st.SearchStrategy[bytes]:
+    """Streams of the seed corpus, valid streams and frame-like bytes, mostly mutated."""
+    seeds = st.sampled_from(SEED_CORPUS) | streams(version).map(lambda s: s[0]) | frame_like_streams
+    return seeds.flatmap(lambda seed: st.just(seed) | mutated(seed))
+
+
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+@fuzzing
+@given(data=st.data())
+def test_fuzz_chunking_changes_nothing_and_only_parse_error_is_raised(
+    version: Version, data: st.DataObject
+) -> None:
+    raw = data.draw(inputs(version))
+    limits = data.draw(st.none() | small_limits)
+    whole_events, whole_error = parse_chunks([raw], version, limits)
+    events, error = parse_chunks(data.draw(chunkings(raw)), version, limits)
+    assert events == whole_events
+    assert (error is None) == (whole_error is None), (error, whole_error)
+
+
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+@fuzzing
+@given(data=st.data())
+def test_fuzz_what_serialize_writes_reads_back(version: Version, data: st.DataObject) -> None:
+    raw = data.draw(inputs(Version.V1_2))
+    frames = [event for event in parse_chunks([raw], Version.V1_2)[0] if isinstance(event, Frame)]
+    for frame in frames:
+        try:
+            wire = serialize(frame, version)
+        except InvalidFrame:
+            continue
+        events, error = parse_chunks(data.draw(chunkings(wire)), version)
+        assert error is None, (wire, error)
+        assert events == [frame]
