@@ -50,9 +50,11 @@ class TestFrames:
         events = parse_any_chunking(b"SEND\ndestination:/queue/a\n\nhello\x00", version)
         assert events == [Frame("SEND", {"destination": "/queue/a"}, b"hello")]
 
-    @pytest.mark.parametrize("version", ALL_VERSIONS)
-    @pytest.mark.parametrize("command", sorted(COMMANDS))
-    def test_every_command_is_read(self, version: Version, command: str) -> None:
+    @pytest.mark.parametrize(
+        ("version", "command"),
+        [(version, command) for version in ALL_VERSIONS for command in sorted(version.commands)],
+    )
+    def test_every_command_of_the_version_is_read(self, version: Version, command: str) -> None:
         assert Parser(version).feed(command.encode() + b"\n\n\x00") == [Frame(command)]
 
     def test_frame_without_headers(self) -> None:
@@ -185,10 +187,9 @@ class TestChunking:
 
 
 class TestLineEnds:
-    @pytest.mark.parametrize("version", ALL_VERSIONS)
-    def test_crlf_line_ends(self, version: Version) -> None:
+    def test_crlf_line_ends(self) -> None:
         data = b"MESSAGE\r\ndestination:/q\r\nmessage-id:7\r\n\r\nbody\x00"
-        assert parse_any_chunking(data, version) == [
+        assert parse_any_chunking(data, Version.V1_2) == [
             Frame("MESSAGE", [("destination", "/q"), ("message-id", "7")], b"body")
         ]
 
@@ -220,9 +221,8 @@ class TestHeartBeats:
     def test_lf_is_a_heart_beat(self, version: Version) -> None:
         assert Parser(version).feed(b"\n") == [HEARTBEAT]
 
-    @pytest.mark.parametrize("version", ALL_VERSIONS)
-    def test_crlf_is_one_heart_beat(self, version: Version) -> None:
-        assert parse_any_chunking(b"\r\n", version) == [HEARTBEAT]
+    def test_crlf_is_one_heart_beat(self) -> None:
+        assert parse_any_chunking(b"\r\n", Version.V1_2) == [HEARTBEAT]
 
     def test_each_eol_is_one_heart_beat(self) -> None:
         assert parse_any_chunking(b"\n\r\n\n\r\n") == [HEARTBEAT] * 4
@@ -337,7 +337,7 @@ class TestBodies:
         body = bytes(range(1, 256))
         assert parse_any_chunking(b"SEND\n\n" + body + b"\x00") == [Frame("SEND", {}, body)]
 
-    @pytest.mark.parametrize("command", sorted(COMMANDS - BODY_COMMANDS))
+    @pytest.mark.parametrize("command", sorted(Version.V1_0.commands - BODY_COMMANDS))
     def test_1_0_allows_a_body_on_any_command(self, command: str) -> None:
         data = command.encode() + b"\n\nbody\x00"
         assert Parser(Version.V1_0).feed(data) == [Frame(command, {}, b"body")]
@@ -532,7 +532,7 @@ class TestVersionSwitch:
         ]
 
     def test_feed_reads_the_whole_chunk_under_the_current_version(self) -> None:
-        events = Parser().feed(self.CONNECTED + self.MESSAGE)
+        events = Parser().feed(self.CONNECTED + self.MESSAGE.replace(b"\r\n", b"\n"))
         assert events[1] == Frame(
             "MESSAGE", [("message-id", "ID\\chost-1\\c1"), ("subscription", "0")], b"hi"
         )

@@ -1,14 +1,22 @@
-"""Properties: round trips under any chunking; only ParseError from arbitrary or damaged bytes."""
+"""Properties: round trips under any chunking; only ParseError from arbitrary or damaged bytes.
+
+The fuzzing tests at the end run a short, bounded search in a normal test run
+(``STOMP_FUZZ_EXAMPLES``, default 50 examples each); a fuzzing run sets it high, for example
+``STOMP_FUZZ_EXAMPLES=100000 pytest packages/stomp-frame/tests -k fuzz``. Their inputs start
+from a seed corpus of the tests' own streams, mutated, cut in arbitrary chunks and read under
+arbitrary limits.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable
 from datetime import timedelta
 from itertools import pairwise
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stomp_frame import (
@@ -57,7 +65,7 @@ def header_text(version: Version, *, name: bool, raw: bool) -> st.SearchStrategy
 @st.composite
 def frames(draw: st.DrawFn, version: Version) -> Frame:
     """Any frame that *version* can write: every command, escapable text, repeats, NUL bodies."""
-    command = draw(st.sampled_from(sorted(COMMANDS)))
+    command = draw(st.sampled_from(sorted(version.commands)))
     raw = version is Version.V1_0 or command in UNESCAPED_COMMANDS
     names = draw(
         st.lists(
@@ -78,14 +86,14 @@ def frames(draw: st.DrawFn, version: Version) -> Frame:
 
 @st.composite
 def streams(draw: st.DrawFn, version: Version) -> tuple[bytes, list[Event]]:
-    """Serialized frames with LF and CRLF heart-beats between them, and the events they are."""
+    """Serialized frames with heart-beats between them (CRLF too in 1.2), and their events."""
     events: list[Event] = draw(
         st.lists(st.one_of(frames(version), st.just(HEARTBEAT)), min_size=1, max_size=6)
     )
     parts = [
         serialize(event, version)
         if isinstance(event, Frame)
-        else draw(st.sampled_from([b"\n", b"\r\n"]))
+        else draw(st.sampled_from([b"\n", b"\r\n"] if version.crlf else [b"\n"]))
         for event in events
     ]
     return b"".join(parts), events
@@ -129,6 +137,9 @@ STOMPISH_PIECES = [
 stompish_bytes = st.lists(
     st.one_of(st.sampled_from(STOMPISH_PIECES), st.binary(max_size=3)), max_size=60
 ).map(b"".join)
+
+FRAME_LIKE: list[st.SearchStrategy[bytes]] = [st.nothing()]
+"""frame_like_streams (defined further down), for the tests above it."""
 
 small_limits = st.builds(
     Limits,
@@ -208,7 +219,8 @@ def test_serialized_frame_size_is_within_a_limit_of_that_size(
 ) -> None:
     frame = data.draw(frames(version))
     wire = serialize(frame, version)
-    longest_line = max(len(line.rstrip(b"\r")) for line in wire.split(b"\n\n")[0].split(b"\n"))
+    lines = wire.split(b"\n\n")[0].split(b"\n")
+    longest_line = max(len(line.rstrip(b"\r") if version.crlf else line) for line in lines)
     limits = Limits(
         max_frame_size=len(wire),
         max_headers=max(len(frame.headers), 1),
@@ -312,6 +324,18 @@ def test_chunking_does_not_change_the_events_before_an_error(
     events, error = parse_chunks(data.draw(chunkings(raw)), version)
     assert events == whole_events
     assert (error is None) == (whole_error is None)
+
+
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+@settings(deadline=timedelta(seconds=2), max_examples=300)
+@given(data=st.data(), raw=stompish_bytes | st.deferred(lambda: FRAME_LIKE[0]), limits=small_limits)
+def test_chunking_does_not_change_whether_a_limit_is_exceeded(
+    version: Version, data: st.DataObject, raw: bytes, limits: Limits
+) -> None:
+    whole_events, whole_error = parse_chunks([raw], version, limits)
+    events, error = parse_chunks(data.draw(chunkings(raw)), version, limits)
+    assert events == whole_events
+    assert (error is None) == (whole_error is None), (error, whole_error)
 
 
 @st.composite
@@ -421,6 +445,7 @@ def frame_like(draw: st.DrawFn) -> bytes:
 frame_like_streams = st.lists(
     st.one_of(frame_like(), frame_like(), st.sampled_from([b"\n", b"\r\n"])), min_size=1, max_size=5
 ).map(b"".join)
+FRAME_LIKE[0] = frame_like_streams
 
 
 def parse_chunks_generally(
@@ -675,3 +700,59 @@ def test_fast_and_general_serializing_agree_on_parsed_frames(
             return str(refused)
 
     assert outcome(serialize) == outcome(serialize_generally)
+
+
+# -- fuzzing ---------------------------------------------------------------------------------
+
+EXAMPLES = int(os.environ.get("STOMP_FUZZ_EXAMPLES", "50"))
+
+fuzzing = settings(
+    max_examples=EXAMPLES,
+    deadline=timedelta(seconds=5),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+SEED_CORPUS = [
+    *TRICKY_STREAMS,
+    serialize(Frame("SEND", [("a", "x\ry"), ("b:c", "\\")], b"xy"), Version.V1_2),
+    b"ERROR\nf",
+    b"CONNECTED\r\nversion:1.2\r\n\r\n\x00\r\n",
+    b"SEND\ndestination:/q\r\n\n\x00\r\nNACK\nid:1\n\n\x00",
+    b"STOMP\naccept-version:1.0,1.1,1.2\nhost:/\n\n\x00",
+]
+
+
+def inputs(version: Version) -> st.SearchStrategy[bytes]:
+    """Streams of the seed corpus, valid streams and frame-like bytes, mostly mutated."""
+    seeds = st.sampled_from(SEED_CORPUS) | streams(version).map(lambda s: s[0]) | frame_like_streams
+    return seeds.flatmap(lambda seed: st.just(seed) | mutated(seed))
+
+
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+@fuzzing
+@given(data=st.data())
+def test_fuzz_chunking_changes_nothing_and_only_parse_error_is_raised(
+    version: Version, data: st.DataObject
+) -> None:
+    raw = data.draw(inputs(version))
+    limits = data.draw(st.none() | small_limits)
+    whole_events, whole_error = parse_chunks([raw], version, limits)
+    events, error = parse_chunks(data.draw(chunkings(raw)), version, limits)
+    assert events == whole_events
+    assert (error is None) == (whole_error is None), (error, whole_error)
+
+
+@pytest.mark.parametrize("version", ALL_VERSIONS)
+@fuzzing
+@given(data=st.data())
+def test_fuzz_what_serialize_writes_reads_back(version: Version, data: st.DataObject) -> None:
+    raw = data.draw(inputs(Version.V1_2))
+    frames = [event for event in parse_chunks([raw], Version.V1_2)[0] if isinstance(event, Frame)]
+    for frame in frames:
+        try:
+            wire = serialize(frame, version)
+        except InvalidFrame:
+            continue
+        events, error = parse_chunks(data.draw(chunkings(wire)), version)
+        assert error is None, (wire, error)
+        assert events == [frame]

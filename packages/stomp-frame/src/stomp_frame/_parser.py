@@ -114,13 +114,20 @@ class Parser:
     ``None`` when more bytes are needed. Nothing already searched is searched
     again, so parsing is linear in the size of the stream.
 
-    The parser reads one protocol version at a time (:attr:`version`). A client
-    starts at 1.0 (CONNECTED is never escaped) and switches to the negotiated
-    version once it has taken CONNECTED; frames already buffered behind
-    CONNECTED are then read under the new version, since parsing happens in
-    :meth:`next_event`, not in :meth:`receive_data`. Line ends may be LF or
-    CRLF in every version: a server answering a 1.2 CONNECT may use CRLF before
-    the version is known.
+    The parser reads one protocol version at a time (:attr:`version`), exactly
+    as its grammar says: STOMP 1.0 has no NACK and no STOMP command, and before
+    1.2 a line ends with LF only (a CR before the LF is part of the header value,
+    and a CR LF between frames is not a heart-beat). Frames already buffered are
+    read under the version set when they are taken, since parsing happens in
+    :meth:`next_event`, not in :meth:`receive_data`.
+
+    Before a version is negotiated, a connection's first frames are read with
+    ``handshake=True``: until the parser has returned a CONNECT, STOMP or
+    CONNECTED frame, it knows every command of every version and takes CR LF
+    line ends and heart-beats (a server answering a 1.2 CONNECT may use CR LF;
+    a server reads STOMP before it knows the version), escaping still following
+    :attr:`version`. A client then sets the negotiated version; :meth:`reset`
+    starts the handshake again.
 
     Errors: malformed input raises :class:`~stomp_frame.ParseError` (or its
     subclass :class:`~stomp_frame.LimitExceeded`) naming the problem and the
@@ -135,19 +142,25 @@ class Parser:
     Args:
         version: The protocol version to read.
         limits: Bounds on frame size, header count and header line length.
+        handshake: Read the connection's opening frames (see above).
     """
 
     __slots__ = (
         "_alternating",
         "_body_scan",
         "_buf",
+        "_commands",
         "_consumed",
+        "_crlf",
         "_error",
+        "_handshake",
         "_have",
         "_header_counted",
         "_header_lines",
         "_header_scan",
         "_limits",
+        "_line_scan",
+        "_opens_with_handshake",
         "_parts",
         "_pending",
         "_pos",
@@ -156,11 +169,16 @@ class Parser:
     )
 
     def __init__(
-        self, version: Version = Version.V1_0, *, limits: Limits = _DEFAULT_LIMITS
+        self,
+        version: Version = Version.V1_0,
+        *,
+        limits: Limits = _DEFAULT_LIMITS,
+        handshake: bool = False,
     ) -> None:
         self._limits = limits
         self._alternating = _ALTERNATING[: 2 * min(limits.max_headers, _MAX_FAST_HEADERS)]
         self._unescapes: dict[str, str] | None
+        self._opens_with_handshake = self._handshake = bool(handshake)
         self.version = version
         self._reset_state()
 
@@ -174,6 +192,7 @@ class Parser:
         self._header_scan = 0
         self._header_counted = 0
         self._header_lines = 0
+        self._line_scan = 0
         self._body_scan = 0
         self._parts: list[bytes] | None = None
         self._have = 0
@@ -198,6 +217,22 @@ class Parser:
             Version.V1_1: _UNESCAPES_1_1,
             Version.V1_2: _UNESCAPES_1_2,
         }[version]
+        self._set_grammar()
+
+    def _set_grammar(self) -> None:
+        version = self._version
+        handshake = self._handshake
+        self._commands = COMMANDS if handshake else version.commands
+        self._crlf = handshake or version.crlf
+
+    @property
+    def handshake(self) -> bool:
+        """Whether the parser is reading a connection's opening frames (see the class).
+
+        True from creation (with ``handshake=True``) or :meth:`reset` until the first
+        CONNECT, STOMP or CONNECTED frame has been returned.
+        """
+        return self._handshake
 
     @property
     def limits(self) -> Limits:
@@ -211,8 +246,14 @@ class Parser:
         return len(self._buf) - self._pos + pending + self._have
 
     def reset(self) -> None:
-        """Forget buffered bytes and any error; offsets count from zero again."""
+        """Forget buffered bytes and any error; offsets count from zero again.
+
+        A parser made with ``handshake=True`` reads a handshake again.
+        """
         self._reset_state()
+        if self._handshake is not self._opens_with_handshake:
+            self._handshake = self._opens_with_handshake
+            self._set_grammar()
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> None:
         """Buffer bytes received from the peer; parse them with :meth:`next_event`."""
@@ -256,6 +297,7 @@ class Parser:
             or self._error is not None
             or self._pending is not None
             or type(buf) is not bytes
+            or self._handshake
         ):
             return self._next_event()
         # Fast path: a whole frame is buffered and every header line holds one colon.
@@ -302,7 +344,7 @@ class Parser:
             return self._next_event()
         items = iter(fields)
         command = next(items)
-        if command not in COMMANDS:
+        if command not in self._commands:
             return self._next_event()
         first = dict(zip(items, items, strict=False))  # name, value, name, value...
         pairs: HeaderPairs | None = None  # the frame makes them from first
@@ -326,12 +368,14 @@ class Parser:
                 return self._next_event()  # no NUL after the body
         else:
             return self._next_event()
-        if stop + 1 - pos > self._limits.max_frame_size or (
-            stop != start and command not in BODY_COMMANDS and version is not _V1_0
+        if (
+            stop + 1 - pos > self._limits.max_frame_size
+            or stop - start > _COLLECT_AT_LEAST  # a large body: see _read_body
+            or (stop != start and command not in BODY_COMMANDS and version is not _V1_0)
         ):
             return self._next_event()
         if self._header_counted:
-            self._header_scan = self._header_counted = self._header_lines = 0
+            self._header_scan = self._header_counted = self._header_lines = self._line_scan = 0
         if stop >= size:
             # As _parse_headers does: read the body as it arrives.
             self._pending = (command, pairs, first, 0, length, start - pos)
@@ -345,12 +389,16 @@ class Parser:
         if self._error is not None:
             raise self._error
         try:
-            if self._pending is not None:
-                return self._read_body()
-            return self._read_frame()
+            event: Frame | HeartBeat | None = (
+                self._read_body() if self._pending is not None else self._read_frame()
+            )
         except ParseError as error:
             self._error = error
             raise
+        if self._handshake and type(event) is Frame and event.command in UNESCAPED_COMMANDS:
+            self._handshake = False
+            self._set_grammar()
+        return event
 
     def events(self) -> Iterator[Frame | HeartBeat]:
         """Iterate over the events buffered so far (stops when more bytes are needed).
@@ -382,6 +430,14 @@ class Parser:
             self._pos = pos + 1
             return HEARTBEAT
         if first == 13:  # CR, must be CR LF
+            if not self._crlf:
+                # Spec 1.1: "if the sender has no real STOMP frame to send, it MUST send a
+                # single newline byte (0x0A)"; CR LF as an end of line is new in 1.2.
+                raise self._fail(
+                    f"a carriage return between frames (STOMP {self._version} "
+                    "ends lines and heart-beats with LF only)",
+                    pos,
+                )
             if pos + 1 >= size:
                 return None
             if buf[pos + 1] != 10:
@@ -395,7 +451,7 @@ class Parser:
         end = buf.find(b"\n\n", search)
         # Look for a CRLF header end only if there is a CR at all (one memchr, cheap).
         crlf_end = -1
-        if buf.find(13, search, end + 2 if end >= 0 else size) >= 0:
+        if self._crlf and buf.find(13, search, end + 2 if end >= 0 else size) >= 0:
             crlf_end = buf.find(b"\n\r\n", search, end + 2 if end >= 0 else size)
         if crlf_end >= 0:
             end = crlf_end
@@ -405,7 +461,7 @@ class Parser:
         else:
             self._check_partial_headers(pos, search, size)
             return None
-        self._header_scan = self._header_counted = self._header_lines = 0
+        self._header_scan = self._header_counted = self._header_lines = self._line_scan = 0
         return self._parse_headers(pos, end, body_start)
 
     def _check_partial_headers(self, pos: int, search: int, size: int) -> None:
@@ -414,17 +470,26 @@ class Parser:
         nul = buf.find(0, search, size)
         if nul >= 0:
             raise self._fail("a frame ends (NUL) before its headers are complete", nul)
-        last_line = buf.rfind(b"\n", pos, size) + 1 or pos
-        line_length = size - last_line
-        if line_length > limits.max_header_line and (
-            # the last byte may be the CR of a CRLF, which is not part of the line
-            line_length > limits.max_header_line + 1 or buf[size - 1] != 13
-        ):
-            raise self._fail(
-                f"a header line is longer than {limits.max_header_line} bytes",
-                last_line,
-                LimitExceeded,
-            )
+        limit = limits.max_header_line
+        if size - pos > limit:
+            # Every line not yet checked, the unfinished last one too, so that whether a
+            # line is too long does not depend on how the bytes were chunked.
+            crlf = self._crlf
+            start = pos + self._line_scan
+            while True:
+                stop = buf.find(b"\n", start, size)
+                end = size if stop < 0 else stop
+                length = end - start
+                # A CR at the end is not part of the line in 1.2 (or will not be, if the
+                # line is unfinished and its LF comes next).
+                if length > limit and not (crlf and length == limit + 1 and buf[end - 1] == 13):
+                    raise self._fail(
+                        f"a header line is longer than {limit} bytes", start, LimitExceeded
+                    )
+                if stop < 0:
+                    break
+                start = stop + 1
+            self._line_scan = start - pos
         self._header_lines += buf.count(b"\n", pos + self._header_counted, size)
         self._header_counted = size - pos
         if self._header_lines > limits.max_headers + 1:
@@ -452,12 +517,15 @@ class Parser:
             nul = buf.find(0, pos, end)
             raise self._fail("a frame ends (NUL) before its headers are complete", nul)
         lines = text.split("\n")
-        if "\r" in text:
+        if self._crlf and "\r" in text:
+            # Spec 1.2: "EOL = [CR] LF"; before 1.2 a CR is an octet of the line like any
+            # other (spec 1.1: "header-value = *<any OCTET except LF or ":">").
             lines = [line[:-1] if line[-1:] == "\r" else line for line in lines]
         command = lines[0]
-        if command not in COMMANDS:
+        if command not in self._commands:
             shown = command if len(command) <= 40 else command[:40] + "..."
-            raise self._fail(f"unknown command {shown!r}", pos)
+            where = f" in STOMP {version}" if command in COMMANDS else ""
+            raise self._fail(f"unknown command {shown!r}{where}", pos)
         del lines[0]
         if len(lines) > limits.max_headers:
             raise self._fail(
@@ -514,7 +582,11 @@ class Parser:
                     f"a frame is larger than {limits.max_frame_size} bytes", pos, LimitExceeded
                 )
         # Fast path: the whole frame is buffered and needs no further check.
-        if complete and (stop == body_start or command in BODY_COMMANDS or version is Version.V1_0):
+        if (
+            complete
+            and stop - body_start <= _COLLECT_AT_LEAST  # else let go of the buffer: _read_body
+            and (stop == body_start or command in BODY_COMMANDS or version is Version.V1_0)
+        ):
             self._pos = stop + 1
             return _trusted_frame(command, pairs, first, bytes(buf[body_start:stop]))
         self._pending = (command, pairs, first, 0, length, body_start - pos)
@@ -569,12 +641,22 @@ class Parser:
             if stop < 0:
                 self._body_scan = size - start
                 return None
+        self._pending = None
         if stop - start > _COLLECT_AT_LEAST:
             with memoryview(buf) as view:
                 body = bytes(view[start:stop])
-        else:
-            body = bytes(buf[start:stop])
-        self._pending = None
+                frame = self._finish(command, pairs, first, body, start)
+                if size - stop - 1 <= stop - start:
+                    # Let go of the buffer as the frame is handed out, so that the body is
+                    # not held twice until the next receive_data (copying what follows
+                    # costs less than the body did).
+                    self._buf = bytes(view[stop + 1 :])
+                    self._consumed += stop + 1
+                    self._pos = 0
+                    return frame
+            self._pos = stop + 1
+            return frame
+        body = bytes(buf[start:stop])
         self._pos = stop + 1
         return self._finish(command, pairs, first, body, start)
 
@@ -637,8 +719,13 @@ class Parser:
         # Visit only the lines that hold a backslash: text.find jumps from one to the next.
         result = list(pairs)
         found = text.find("\\")
+        # Lines are counted from the last line visited, not from the start: linear in the
+        # size of the block, however many lines hold a backslash.
+        number = -1  # line 0 of text is the command
+        counted = 0
         while found >= 0:
-            number = text.count("\n", 0, found) - 1  # line 0 of text is the command
+            number += text.count("\n", counted, found)
+            counted = found
             name, value = result[number]
             try:
                 result[number] = (

@@ -47,7 +47,9 @@ def serialize(frame: Frame, version: Version) -> bytes:
             escaped, a colon in such a header's name, a carriage return in a 1.1
             header (1.1 has no escape for it), a body containing NUL without a
             ``content-length`` header, a ``content-length`` that differs from the
-            body's length, or a body on a command that may not have one (1.1+).
+            body's length, a body on a command that may not have one (1.1+), a
+            command the version does not have (NACK and STOMP in 1.0), or a 1.0
+            header holding text that would read back as other text.
     """
     if version.__class__ is not Version:
         msg = f"version must be a stomp_frame.Version, got {version!r}"
@@ -92,6 +94,9 @@ def serialize(frame: Frame, version: Version) -> bytes:
 def _slow(frame: Frame, version: Version) -> bytes:
     """Serialize any frame; raise InvalidFrame for one that cannot be written."""
     command = frame.command
+    if command not in version.commands:
+        msg = f"STOMP {version} has no {command} command (it is new in STOMP 1.1)"
+        raise InvalidFrame(msg)
     headers = frame.headers
     body = frame.body
     if command in UNESCAPED_COMMANDS or version is _V1_0:
@@ -106,9 +111,22 @@ def _slow(frame: Frame, version: Version) -> bytes:
     except UnicodeEncodeError as exc:
         msg = f"a header of the {command} frame cannot be encoded as UTF-8: {exc.reason}"
         raise InvalidFrame(msg) from None
+    if version is _V1_0 and not head.isascii() and _reads_back(encoded) != head:
+        # A 1.0 parser gives bytes that are not UTF-8 back as lone surrogates (and the
+        # encoding above writes those back as the bytes), but lone surrogates that stand
+        # for valid UTF-8 would be read back as other text: "\udcc3\udca9" as "\xe9".
+        msg = (
+            f"a header of the {command} frame holds lone surrogates that would be read "
+            "back as other text"
+        )
+        raise InvalidFrame(msg)
     if body:
         return b"".join((encoded, body, b"\0"))
     return encoded + b"\0"
+
+
+def _reads_back(encoded: bytes) -> str:
+    return encoded.decode("utf-8", "surrogateescape")
 
 
 def _escaped_headers(headers: tuple[tuple[str, str], ...], version: Version) -> str:
