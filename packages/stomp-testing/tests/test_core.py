@@ -335,12 +335,16 @@ class TestDelivery:
         old.pump()
         message = old.last("MESSAGE")
         assert not message.has("subscription")  # no id was given
-        old.send("NACK", {"message-id": message.get("message-id", ""), "receipt": "n"})
-        assert old.last("ERROR").get("message") == "NACK does not exist in STOMP 1.0"
-        old.send("ACK", {"message-id": message.get("message-id", "")})
-        old.send("UNSUBSCRIBE", {"destination": "/queue/b", "receipt": "u"})
-        assert old.last("RECEIPT").get("receipt-id") == "u"
-        assert [f.body for f in broker.unacknowledged()] == [b"x"]
+        # STOMP 1.0 has no NACK: a 1.0 parser reads it as an unknown command.
+        old.connection.receive_data(
+            b"NACK\nmessage-id:" + message.get("message-id", "").encode() + b"\n\n\0", 0.0
+        )
+        old.pump()
+        error = old.last("ERROR").get("message") or ""
+        assert "malformed frame" in error
+        assert "NACK" in error
+        assert old.connection.should_close
+        assert [f.body for f in broker.unacknowledged()] == [b"x"]  # y: back on its queue
 
     def test_a_nack_past_the_limit_goes_to_the_dead_letter_destination(self) -> None:
         broker = BrokerCore(redelivery_limit=0, dead_letter_queue="/queue/dead")

@@ -243,13 +243,13 @@ def test_nack_requeues_but_not_on_1_0(
     reactor.flush()
     message = old.last("MESSAGE")
     assert not message.has("subscription")  # no id was given
-    old.send("NACK", {"message-id": message.get("message-id", ""), "receipt": "n"})
+    # STOMP 1.0 has no NACK: a 1.0 parser reads it as an unknown command.
+    nack = b"NACK\nmessage-id:" + message.get("message-id", "").encode() + b"\n\n\0"
+    cast(Any, old.transport).write(nack)
     reactor.flush()
-    assert old.last("ERROR").get("message") == "NACK does not exist in STOMP 1.0"
-    old.send("ACK", {"message-id": message.get("message-id", "")})
-    old.send("UNSUBSCRIBE", {"destination": "/queue/b", "receipt": "u"})
-    reactor.flush()
-    assert old.last("RECEIPT").get("receipt-id") == "u"
+    error = old.last("ERROR").get("message") or ""
+    assert "malformed frame" in error
+    assert "NACK" in error
     assert broker.unacknowledged() == (again,) or len(broker.unacknowledged()) == 1
 
 

@@ -165,7 +165,7 @@ class Session:
         self._host = host
         self._heart_beat = heart_beat
         self._grace = float(heart_beat_grace)
-        self._parser = Parser(Version.V1_0, limits=limits or Limits())
+        self._parser = Parser(Version.V1_0, limits=limits or Limits(), handshake=True)
         self._state = State.DISCONNECTED
         self._version: Version | None = None
         self._generation = 0

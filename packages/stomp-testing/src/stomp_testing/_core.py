@@ -112,7 +112,7 @@ class BrokerConnection:
         self.received: list[Frame] = []
         self.beats_received = 0
         self.heart_beat = (0, 0)
-        self._parser = Parser(Version.V1_0)
+        self._parser = Parser(Version.V1_0, handshake=True)
         self._subscriptions: dict[str, _Subscription] = {}
         self._transactions: dict[str, list[Callable[[], None]]] = {}
         self._out: list[bytes] = []
