@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, Protocol, TypeAlias, get_args
 
-BrokerName: TypeAlias = Literal["activemq", "rabbitmq"]
+BrokerName: TypeAlias = Literal["activemq", "rabbitmq", "artemis"]
 BROKER_NAMES: Final[tuple[BrokerName, ...]] = get_args(BrokerName)
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
@@ -54,11 +54,20 @@ _DEFAULTS: Final[Mapping[BrokerName, _Defaults]] = {
         vhost="/",
         dead_letter_prefix=None,
     ),
+    "artemis": _Defaults(
+        port=61653,
+        tls_port=61654,
+        login="admin",
+        passcode="admin",
+        vhost="localhost",
+        dead_letter_prefix=None,
+    ),
 }
 # Passed to start.sh on a restart, so the broker comes back on the ports it had.
 _PORT_VARIABLES: Final[Mapping[BrokerName, tuple[str, str]]] = {
     "activemq": ("AMQ_STOMP_PORT", "AMQ_STOMP_TLS_PORT"),
     "rabbitmq": ("RABBIT_STOMP_PORT", "RABBIT_STOMP_TLS_PORT"),
+    "artemis": ("ARTEMIS_STOMP_PORT", "ARTEMIS_STOMP_TLS_PORT"),
 }
 
 
