@@ -22,6 +22,11 @@ from typing import Final, Literal, Protocol, TypeAlias, get_args
 BrokerName: TypeAlias = Literal["activemq", "rabbitmq", "artemis"]
 BROKER_NAMES: Final[tuple[BrokerName, ...]] = get_args(BrokerName)
 
+NackOutcome: TypeAlias = Literal["dead-letter", "requeue", "discard"]
+"""What a broker does with a NACKed persistent message (STOMP 1.1 and 1.2)."""
+SelectorRefusal: TypeAlias = Literal["answered", "unanswered", "ignored"]
+"""How a broker treats a SUBSCRIBE whose ``selector`` does not parse."""
+
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 SCRIPTS_DIR: Final = REPO_ROOT / "scripts" / "brokers"
 START_HINT: Final = "start it with scripts/brokers/start.sh"
@@ -63,6 +68,67 @@ _DEFAULTS: Final[Mapping[BrokerName, _Defaults]] = {
         dead_letter_prefix=None,
     ),
 }
+
+
+@dataclass(frozen=True, kw_only=True)
+class BrokerFacts:
+    """How one broker behaves where brokers differ, as measured (docs/brokers.rst).
+
+    The tests branch on these facts, never on the broker's name, so that each difference is
+    asserted both ways: a broker that changes its behaviour fails its test.
+    """
+
+    nack: NackOutcome
+    """NACK of a persistent message: moved to a dead-letter queue (ActiveMQ), requeued and
+    redelivered at once, marked (RabbitMQ), or acknowledged and dropped (Artemis)."""
+    selector_refusal: SelectorRefusal
+    """A SUBSCRIBE whose selector does not parse: an ERROR naming the SUBSCRIBE's receipt
+    (ActiveMQ), an ERROR without ``receipt-id`` (Artemis), or no error (RabbitMQ has none)."""
+    closes_on_error: frozenset[str]
+    """The STOMP versions on which the broker closes the connection after any ERROR it
+    sends (Artemis: 1.2 only; on 1.0 and 1.1 it goes on)."""
+    transactional_acks: bool
+    """An ACK inside a transaction waits for COMMIT (an ABORT leaves the message
+    unacknowledged); False: the broker applies it at once (Artemis)."""
+    server_in_1_0: bool
+    """CONNECTED names the broker (``server`` header) on STOMP 1.0 too."""
+    error_before_drop: bool
+    """A client that stops heart-beating gets an ERROR before the broker closes it."""
+    prefetch_in_bytes: bool
+    """``activemq.prefetchSize`` is read as a window in bytes, not messages (Artemis: a
+    window smaller than one message lets a single unacknowledged message through)."""
+
+
+_FACTS: Final[Mapping[BrokerName, BrokerFacts]] = {
+    "activemq": BrokerFacts(
+        nack="dead-letter",
+        selector_refusal="answered",
+        closes_on_error=frozenset(),
+        transactional_acks=True,
+        server_in_1_0=True,
+        error_before_drop=False,
+        prefetch_in_bytes=False,
+    ),
+    "rabbitmq": BrokerFacts(
+        nack="requeue",
+        selector_refusal="ignored",
+        closes_on_error=frozenset(),
+        transactional_acks=True,
+        server_in_1_0=True,
+        error_before_drop=False,
+        prefetch_in_bytes=False,
+    ),
+    "artemis": BrokerFacts(
+        nack="discard",
+        selector_refusal="unanswered",
+        closes_on_error=frozenset({"1.2"}),
+        transactional_acks=False,
+        server_in_1_0=False,
+        error_before_drop=True,
+        prefetch_in_bytes=True,
+    ),
+}
+
 # Passed to start.sh on a restart, so the broker comes back on the ports it had.
 _PORT_VARIABLES: Final[Mapping[BrokerName, tuple[str, str]]] = {
     "activemq": ("AMQ_STOMP_PORT", "AMQ_STOMP_TLS_PORT"),
@@ -139,6 +205,13 @@ class BrokerInfo:
     """ActiveMQ: a NACKed persistent message of queue ``X`` goes to queue ``<prefix>X``."""
     nio_port: int | None = None
     """ActiveMQ's ``stomp+nio`` connector (another I/O implementation of the same protocol)."""
+    version_label: str | None = None
+    """The broker's version as the scripts installed it (``STOMP_<B>_VERSION``), if known."""
+
+    @property
+    def facts(self) -> BrokerFacts:
+        """How this broker behaves where brokers differ."""
+        return _FACTS[self.name]
 
     @property
     def address(self) -> tuple[str, int]:
@@ -184,8 +257,12 @@ class BrokerInfo:
     def dead_letter_queue(self, destination: str) -> str | None:
         """Return where the broker moves NACKed messages of ``destination``, if it does.
 
-        ``/queue/x`` gives ``/queue/DLQ.x`` on ActiveMQ; None on RabbitMQ, which requeues.
+        ``/queue/x`` gives ``/queue/DLQ.x`` on ActiveMQ; None on RabbitMQ, which requeues,
+        and on Artemis, which drops a NACKed message (its dead-letter queues ``DLQ.<address>``
+        take only messages that failed ``max-delivery-attempts`` deliveries).
         """
+        if self.facts.nack != "dead-letter":
+            return None
         if self.dead_letter_prefix is None:
             return None
         name = destination.rpartition("/")[2]
@@ -262,6 +339,7 @@ def load_broker(name: BrokerName, environ: Mapping[str, str] | None = None) -> B
         brokers_dir=_path(brokers_dir),
         dead_letter_prefix=settings.get(prefix + "DLQ_PREFIX") or defaults.dead_letter_prefix,
         nio_port=int(nio) if (nio := settings.get(prefix + "NIO_PORT")) else None,
+        version_label=settings.get(prefix + "VERSION") or None,
     )
 
 
