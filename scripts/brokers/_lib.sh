@@ -4,7 +4,7 @@
 # shellcheck disable=SC2034  # the settings below are used by the scripts that source this file
 
 BROKERS_DIR=${BROKERS_DIR:-${TMPDIR:-/tmp}/stomp-brokers}
-KNOWN_BROKERS="activemq rabbitmq artemis"
+KNOWN_BROKERS="activemq rabbitmq artemis apollo"
 BROKERS=${BROKERS:-$KNOWN_BROKERS}
 STOP_TIMEOUT=${STOP_TIMEOUT:-30}
 PYTHON=${PYTHON:-python3}
@@ -19,6 +19,9 @@ RABBIT_NODENAME=${RABBIT_NODENAME:-stomptest@localhost}
 ARTEMIS_STOMP_PORT=${ARTEMIS_STOMP_PORT:-61653}
 ARTEMIS_STOMP_TLS_PORT=${ARTEMIS_STOMP_TLS_PORT:-61654}
 ARTEMIS_VERSION=${ARTEMIS_VERSION:-2.40.0}
+APOLLO_STOMP_PORT=${APOLLO_STOMP_PORT:-61663}
+APOLLO_STOMP_TLS_PORT=${APOLLO_STOMP_TLS_PORT:-61664}
+APOLLO_VERSION=1.7.1
 # downloaded broker distributions (Artemis), kept across runs and BROKERS_DIRs
 BROKERS_CACHE=${BROKERS_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/stomp-brokers}
 
@@ -29,6 +32,7 @@ TLS=$BROKERS_DIR/tls
 AMQ_DIR=$BROKERS_DIR/activemq
 RMQ_DIR=$BROKERS_DIR/rabbitmq
 ART_DIR=$BROKERS_DIR/artemis
+APL_DIR=$BROKERS_DIR/apollo
 ENV_FILE=$BROKERS_DIR/brokers.env
 
 log() { echo "[$LOG_TAG] $*"; }
@@ -77,6 +81,7 @@ markers() {
         rabbitmq-beam) echo "-home $RMQ_DIR/home" ;;
         epmd) echo "epmd" ;;
         artemis) echo "artemis.instance=$ART_DIR/instance" ;;
+        apollo) echo "apollo.base=$APL_DIR/instance" ;;
     esac
 }
 

@@ -343,6 +343,38 @@ def load_broker(name: BrokerName, environ: Mapping[str, str] | None = None) -> B
     )
 
 
+def server_banner(info: BrokerInfo, timeout: float = 5.0) -> str | None:
+    """Return the ``server`` header of the broker's CONNECTED (STOMP 1.2), None if none came.
+
+    A raw-socket CONNECT, independent of the packages under test: the integration results
+    name the broker version they ran against (scripts/brokers/matrix.py reads it).
+    """
+    connect = (
+        "CONNECT\naccept-version:1.2\n"
+        f"host:{info.vhost}\nlogin:{info.login}\npasscode:{info.passcode}\n\n\0"
+    )
+    data = b""
+    try:
+        with socket.create_connection(info.address, timeout=timeout) as sock:
+            sock.sendall(connect.encode())
+            while b"\0" not in data:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            sock.sendall(b"DISCONNECT\n\n\0")
+    except OSError:
+        return None
+    lines = data.lstrip(b"\r\n").partition(b"\0")[0].decode("utf-8", "replace").splitlines()
+    if not lines or lines[0] != "CONNECTED":
+        return None
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name == "server":
+            return value.replace("\\c", ":").replace("\\\\", "\\")
+    return None
+
+
 def brokers_required(environ: Mapping[str, str] | None = None) -> bool:
     """Whether a missing broker is a failure (``STOMP_REQUIRE_BROKERS=1``, as CI sets)."""
     env = os.environ if environ is None else environ

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import NoReturn
 
 import pytest
@@ -27,6 +28,7 @@ from tests.integration._brokers import (
     QueueNamer,
     brokers_required,
     load_broker,
+    server_banner,
 )
 
 _CONNECT_TIMEOUT = 2.0
@@ -55,14 +57,27 @@ def _unavailable(msg: str) -> NoReturn:
     pytest.skip(msg)
 
 
+_BANNERS: dict[BrokerName, str | None] = {}
+"""The ``server`` header of each broker that a test used in this run."""
+
+
 @pytest.fixture
-def broker(request: pytest.FixtureRequest) -> BrokerInfo:
-    """The broker this run of the test is for, known to accept TCP connections."""
+def broker(
+    request: pytest.FixtureRequest, record_testsuite_property: Callable[[str, object], None]
+) -> BrokerInfo:
+    """The broker this run of the test is for, known to accept TCP connections.
+
+    The first time a broker is used, its CONNECTED ``server`` header is recorded as the
+    junit-xml suite property ``broker:<name>`` (scripts/brokers/matrix.py shows it).
+    """
     name: BrokerName = request.param
     info = load_broker(name)
     if not info.is_reachable(timeout=_CONNECT_TIMEOUT):
         host, port = info.address
         _unavailable(f"{name} not running (no TCP connection to {host}:{port}): {START_HINT}")
+    if name not in _BANNERS:
+        _BANNERS[name] = banner = server_banner(info)
+        record_testsuite_property(f"broker:{name}", banner or info.version_label or "")
     return info
 
 
