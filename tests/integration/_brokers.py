@@ -375,7 +375,22 @@ def server_banner(info: BrokerInfo, timeout: float = 5.0) -> str | None:
     return None
 
 
-def brokers_required(environ: Mapping[str, str] | None = None) -> bool:
-    """Whether a missing broker is a failure (``STOMP_REQUIRE_BROKERS=1``, as CI sets)."""
+def brokers_required(
+    name: BrokerName | None = None, environ: Mapping[str, str] | None = None
+) -> bool:
+    """Whether broker ``name`` missing is a failure rather than a skip.
+
+    ``STOMP_REQUIRE_BROKERS=1`` (CI) requires every broker; a list of names
+    (``STOMP_REQUIRE_BROKERS="activemq artemis"``, spaces or commas) requires those only.
+    Without ``name``: whether any broker is required.
+    """
     env = os.environ if environ is None else environ
-    return env.get("STOMP_REQUIRE_BROKERS", "").strip().lower() in {"1", "true", "yes", "on"}
+    value = env.get("STOMP_REQUIRE_BROKERS", "").strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    named = set(value.replace(",", " ").split()) - {"0", "false", "no", "off"}
+    unknown = sorted(named.difference(BROKER_NAMES))
+    if unknown:
+        msg = f"STOMP_REQUIRE_BROKERS names unknown brokers {unknown} (known: {BROKER_NAMES})"
+        raise ValueError(msg)
+    return bool(named) if name is None else name in named

@@ -3,9 +3,10 @@
 * ``broker``: a :class:`BrokerInfo`, the test runs once per broker (ids ``activemq``,
   ``rabbitmq``); ``@pytest.mark.broker("rabbitmq")`` limits a test (or class, module) to the
   brokers named. A broker that does not accept a TCP connection skips the test, or fails it
-  when ``STOMP_REQUIRE_BROKERS=1`` (CI).
+  when ``STOMP_REQUIRE_BROKERS`` requires it (``1``: every broker, as CI sets; or a list of
+  names).
 * ``tls_broker``: ``broker`` when its TLS port answers and the test CA and client certificate
-  (``STOMP_TLS_*``) exist; otherwise skipped (failed under ``STOMP_REQUIRE_BROKERS=1``).
+  (``STOMP_TLS_*``) exist; otherwise skipped (failed when the broker is required).
 * ``unique_queue``: ``unique_queue("orders")`` gives a fresh ``/queue/orders-<uuid>``:
   RabbitMQ's queues are durable and ActiveMQ's persistent, so names must not repeat across runs.
 """
@@ -51,9 +52,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("broker", names, indirect=True, ids=names)
 
 
-def _unavailable(msg: str) -> NoReturn:
-    if brokers_required():
-        pytest.fail(f"{msg} (STOMP_REQUIRE_BROKERS=1)", pytrace=False)
+def _unavailable(name: BrokerName, msg: str) -> NoReturn:
+    if brokers_required(name):
+        pytest.fail(f"{msg} (required by STOMP_REQUIRE_BROKERS)", pytrace=False)
     pytest.skip(msg)
 
 
@@ -74,7 +75,7 @@ def broker(
     info = load_broker(name)
     if not info.is_reachable(timeout=_CONNECT_TIMEOUT):
         host, port = info.address
-        _unavailable(f"{name} not running (no TCP connection to {host}:{port}): {START_HINT}")
+        _unavailable(name, f"{name} not running (no TCP connection to {host}:{port}): {START_HINT}")
     if name not in _BANNERS:
         _BANNERS[name] = banner = server_banner(info)
         record_testsuite_property(f"broker:{name}", banner or info.version_label or "")
@@ -88,10 +89,11 @@ def tls_broker(broker: BrokerInfo) -> BrokerInfo:
     files["STOMP_TLS_CLIENT_KEY"] = broker.client_key
     missing = [name for name, path in files.items() if path is None or not path.is_file()]
     if missing:
-        _unavailable(f"{broker.name}: TLS files unknown or absent ({', '.join(missing)})")
+        absent = ", ".join(missing)
+        _unavailable(broker.name, f"{broker.name}: TLS files unknown or absent ({absent})")
     if not broker.is_reachable(timeout=_CONNECT_TIMEOUT, tls=True):
         host, port = broker.tls_address
-        _unavailable(f"{broker.name}: no TCP connection to the TLS port {host}:{port}")
+        _unavailable(broker.name, f"{broker.name}: no TCP connection to the TLS port {host}:{port}")
     return broker
 
 
