@@ -11,18 +11,33 @@
 #   RabbitMQ 3.10 + rabbitmq_stomp (Debian "rabbitmq-server")
 #       stomp 127.0.0.1:61623, stomp over TLS :61624 (Erlang distribution :25673, epmd :4369)
 #       login guest/guest (also used for a CONNECT without login); vhosts "/", "localhost", "127.0.0.1"
+#   ActiveMQ Artemis 2.40.0 (Maven Central apache-artemis bin tar.gz, fetched with mvn once, kept in
+#       $BROKERS_CACHE; "artemis create" instance in $BROKERS_DIR/artemis)
+#       stomp 127.0.0.1:61653, stomp+ssl :61654; /queue/x = anycast address x, /topic/x = multicast
+#       logins admin/admin, guest/guest, or none; persistent NIO journal; a message delivered
+#       ARTEMIS_MAX_DELIVERY_ATTEMPTS times without ACK goes to queue DLQ.<address> (NACK drops it)
+#   Apache Apollo 1.7.1 (only with BROKERS=apollo: the suite does not cover it yet; its module jars
+#       from Maven Central + JAXB, assembled with mvn once into $BROKERS_CACHE)
+#       stomp 127.0.0.1:61663, stomp over TLS :61664; logins admin/admin, guest/guest, or none
 #
 # TLS: a test CA ($BROKERS_DIR/tls/ca.crt) signs the server certificate (CN=localhost, SAN
 # DNS:localhost, IP:127.0.0.1) and a client certificate (client.crt/client.key, CN=stomp-test-client).
-# Both brokers ask for a client certificate, verify it against the CA when one is sent, and accept
-# clients without one (ActiveMQ wantClientAuth; RabbitMQ verify_peer + fail_if_no_peer_cert=false).
+# Every broker asks for a client certificate, verifies it against the CA when one is sent, and accepts
+# clients without one (ActiveMQ and Artemis wantClientAuth; RabbitMQ verify_peer +
+# fail_if_no_peer_cert=false; Apollo client_auth=want).
 #
 # Environment (all optional):
-#   BROKERS="activemq rabbitmq"   the brokers to start; others are left as they are
+#   BROKERS="activemq rabbitmq artemis"   the brokers to start (also: apollo); others are left as they are
+#   BROKERS_CACHE=${XDG_CACHE_HOME:-~/.cache}/stomp-brokers   downloaded Artemis / Apollo, kept
+#   MAVEN_REPO_LOCAL      Maven's local repository for those downloads (default: Maven's own)
+#   ARTEMIS_VERSION=2.40.0  ARTEMIS_STOMP_PORT=61653  ARTEMIS_STOMP_TLS_PORT=61654
+#   ARTEMIS_JAVA_OPTS="-Xms64m -Xmx512m -XX:+UseSerialGC"  ARTEMIS_MAX_DELIVERY_ATTEMPTS=10
+#   APOLLO_STOMP_PORT=61663  APOLLO_STOMP_TLS_PORT=61664  APOLLO_JAVA_OPTS (as ARTEMIS_JAVA_OPTS)
 #   BROKERS_DIR=${TMPDIR:-/tmp}/stomp-brokers   configuration, data, logs, TLS files, brokers.env
 #   KEEP_STATE=0          0: a broker that is (re)started begins empty (KahaDB / mnesia wiped)
 #                         1: keep its stored queues and messages (restart in the middle of a test)
-#   AMQ_KEEP_STATE, RABBIT_KEEP_STATE   the same for one broker (default: $KEEP_STATE)
+#   AMQ_KEEP_STATE, RABBIT_KEEP_STATE, ARTEMIS_KEEP_STATE, APOLLO_KEEP_STATE   the same for one
+#                         broker (default: $KEEP_STATE)
 #   START_TIMEOUT=90      seconds to wait, per broker, for STOMP CONNECTED
 #   STOP_TIMEOUT=30       seconds before SIGKILL when a changed configuration forces a restart
 #   AMQ_STOMP_PORT=61613  AMQ_STOMP_TLS_PORT=61614  AMQ_STOMP_NIO_PORT=61612
@@ -34,9 +49,9 @@
 #
 # Writes $BROKERS_DIR/brokers.env, shell "NAME=value" lines for the brokers that are up:
 #   STOMP_BROKERS ("activemq rabbitmq"), STOMP_BROKERS_DIR, STOMP_TLS_CA, STOMP_TLS_CLIENT_CERT,
-#   STOMP_TLS_CLIENT_KEY, and per broker (ACTIVEMQ, RABBITMQ): STOMP_<B>_HOST, STOMP_<B>_PORT,
+#   STOMP_TLS_CLIENT_KEY, and per broker (ACTIVEMQ, RABBITMQ, ARTEMIS, APOLLO): STOMP_<B>_HOST, STOMP_<B>_PORT,
 #   STOMP_<B>_TLS_PORT, STOMP_<B>_LOGIN, STOMP_<B>_PASSCODE, STOMP_<B>_VHOST; also
-#   STOMP_ACTIVEMQ_NIO_PORT and STOMP_ACTIVEMQ_DLQ_PREFIX.   Load: set -a; . "$file"; set +a
+#   STOMP_ACTIVEMQ_NIO_PORT, STOMP_<B>_DLQ_PREFIX (ActiveMQ, Artemis), STOMP_<B>_VERSION (Artemis, Apollo).   Load: set -a; . "$file"; set +a
 #
 # Idempotent: a broker that already runs (our pid file, live process) with the same configuration
 # is only checked (a second run takes about a second); one whose configuration changed is restarted.
