@@ -127,7 +127,7 @@ def render(results: Results) -> str:
     for broker in BROKERS:
         rows = [(b, c) for (b, c) in results.cells if b == broker]
         for _, client in sorted(rows, key=lambda row: list(CLIENTS.values()).index(row[1])):
-            banner = results.banners.get(broker, "")
+            banner = results.banners.get(broker, "").partition(" ")[0]  # product/version
             label = f"{broker} ({banner})" if banner else broker
             cells = results.cells[(broker, client)]
             row = [cells[column].render() if column in cells else "-" for column in COLUMNS]
