@@ -4,8 +4,11 @@
 # shellcheck disable=SC2034  # the settings below are used by the scripts that source this file
 
 BROKERS_DIR=${BROKERS_DIR:-${TMPDIR:-/tmp}/stomp-brokers}
-KNOWN_BROKERS="activemq rabbitmq"
-BROKERS=${BROKERS:-$KNOWN_BROKERS}
+KNOWN_BROKERS="activemq rabbitmq artemis apollo"
+# started when BROKERS is not set (Apollo only on request: the suite does not cover it yet);
+# stop.sh stops every known one
+DEFAULT_BROKERS="activemq rabbitmq artemis"
+if [ "${LOG_TAG-}" = stop.sh ]; then BROKERS=${BROKERS:-$KNOWN_BROKERS}; else BROKERS=${BROKERS:-$DEFAULT_BROKERS}; fi
 STOP_TIMEOUT=${STOP_TIMEOUT:-30}
 PYTHON=${PYTHON:-python3}
 
@@ -16,6 +19,14 @@ RABBIT_STOMP_PORT=${RABBIT_STOMP_PORT:-61623}
 RABBIT_STOMP_TLS_PORT=${RABBIT_STOMP_TLS_PORT:-61624}
 RABBIT_DIST_PORT=${RABBIT_DIST_PORT:-25673}
 RABBIT_NODENAME=${RABBIT_NODENAME:-stomptest@localhost}
+ARTEMIS_STOMP_PORT=${ARTEMIS_STOMP_PORT:-61653}
+ARTEMIS_STOMP_TLS_PORT=${ARTEMIS_STOMP_TLS_PORT:-61654}
+ARTEMIS_VERSION=${ARTEMIS_VERSION:-2.40.0}
+APOLLO_STOMP_PORT=${APOLLO_STOMP_PORT:-61663}
+APOLLO_STOMP_TLS_PORT=${APOLLO_STOMP_TLS_PORT:-61664}
+APOLLO_VERSION=1.7.1
+# downloaded broker distributions (Artemis), kept across runs and BROKERS_DIRs
+BROKERS_CACHE=${BROKERS_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/stomp-brokers}
 
 SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 RUN=$BROKERS_DIR/run
@@ -23,6 +34,8 @@ LOGS=$BROKERS_DIR/logs
 TLS=$BROKERS_DIR/tls
 AMQ_DIR=$BROKERS_DIR/activemq
 RMQ_DIR=$BROKERS_DIR/rabbitmq
+ART_DIR=$BROKERS_DIR/artemis
+APL_DIR=$BROKERS_DIR/apollo
 ENV_FILE=$BROKERS_DIR/brokers.env
 
 log() { echo "[$LOG_TAG] $*"; }
@@ -70,6 +83,8 @@ markers() {
         rabbitmq) printf '%s\n' "-home $RMQ_DIR/home" "rabbitmq-server" ;;
         rabbitmq-beam) echo "-home $RMQ_DIR/home" ;;
         epmd) echo "epmd" ;;
+        artemis) echo "artemis.instance=$ART_DIR/instance" ;;
+        apollo) echo "apollo.base=$APL_DIR/instance" ;;
     esac
 }
 

@@ -11,18 +11,33 @@
 #   RabbitMQ 3.10 + rabbitmq_stomp (Debian "rabbitmq-server")
 #       stomp 127.0.0.1:61623, stomp over TLS :61624 (Erlang distribution :25673, epmd :4369)
 #       login guest/guest (also used for a CONNECT without login); vhosts "/", "localhost", "127.0.0.1"
+#   ActiveMQ Artemis 2.40.0 (Maven Central apache-artemis bin tar.gz, fetched with mvn once, kept in
+#       $BROKERS_CACHE; "artemis create" instance in $BROKERS_DIR/artemis)
+#       stomp 127.0.0.1:61653, stomp+ssl :61654; /queue/x = anycast address x, /topic/x = multicast
+#       logins admin/admin, guest/guest, or none; persistent NIO journal; a message delivered
+#       ARTEMIS_MAX_DELIVERY_ATTEMPTS times without ACK goes to queue DLQ.<address> (NACK drops it)
+#   Apache Apollo 1.7.1 (only with BROKERS=apollo: the suite does not cover it yet; its module jars
+#       from Maven Central + JAXB, assembled with mvn once into $BROKERS_CACHE)
+#       stomp 127.0.0.1:61663, stomp over TLS :61664; logins admin/admin, guest/guest, or none
 #
 # TLS: a test CA ($BROKERS_DIR/tls/ca.crt) signs the server certificate (CN=localhost, SAN
 # DNS:localhost, IP:127.0.0.1) and a client certificate (client.crt/client.key, CN=stomp-test-client).
-# Both brokers ask for a client certificate, verify it against the CA when one is sent, and accept
-# clients without one (ActiveMQ wantClientAuth; RabbitMQ verify_peer + fail_if_no_peer_cert=false).
+# Every broker asks for a client certificate, verifies it against the CA when one is sent, and accepts
+# clients without one (ActiveMQ and Artemis wantClientAuth; RabbitMQ verify_peer +
+# fail_if_no_peer_cert=false; Apollo client_auth=want).
 #
 # Environment (all optional):
-#   BROKERS="activemq rabbitmq"   the brokers to start; others are left as they are
+#   BROKERS="activemq rabbitmq artemis"   the brokers to start (also: apollo); others are left as they are
+#   BROKERS_CACHE=${XDG_CACHE_HOME:-~/.cache}/stomp-brokers   downloaded Artemis / Apollo, kept
+#   MAVEN_REPO_LOCAL      Maven's local repository for those downloads (default: Maven's own)
+#   ARTEMIS_VERSION=2.40.0  ARTEMIS_STOMP_PORT=61653  ARTEMIS_STOMP_TLS_PORT=61654
+#   ARTEMIS_JAVA_OPTS="-Xms64m -Xmx512m -XX:+UseSerialGC"  ARTEMIS_MAX_DELIVERY_ATTEMPTS=10
+#   APOLLO_STOMP_PORT=61663  APOLLO_STOMP_TLS_PORT=61664  APOLLO_JAVA_OPTS (as ARTEMIS_JAVA_OPTS)
 #   BROKERS_DIR=${TMPDIR:-/tmp}/stomp-brokers   configuration, data, logs, TLS files, brokers.env
 #   KEEP_STATE=0          0: a broker that is (re)started begins empty (KahaDB / mnesia wiped)
 #                         1: keep its stored queues and messages (restart in the middle of a test)
-#   AMQ_KEEP_STATE, RABBIT_KEEP_STATE   the same for one broker (default: $KEEP_STATE)
+#   AMQ_KEEP_STATE, RABBIT_KEEP_STATE, ARTEMIS_KEEP_STATE, APOLLO_KEEP_STATE   the same for one
+#                         broker (default: $KEEP_STATE)
 #   START_TIMEOUT=90      seconds to wait, per broker, for STOMP CONNECTED
 #   STOP_TIMEOUT=30       seconds before SIGKILL when a changed configuration forces a restart
 #   AMQ_STOMP_PORT=61613  AMQ_STOMP_TLS_PORT=61614  AMQ_STOMP_NIO_PORT=61612
@@ -34,9 +49,9 @@
 #
 # Writes $BROKERS_DIR/brokers.env, shell "NAME=value" lines for the brokers that are up:
 #   STOMP_BROKERS ("activemq rabbitmq"), STOMP_BROKERS_DIR, STOMP_TLS_CA, STOMP_TLS_CLIENT_CERT,
-#   STOMP_TLS_CLIENT_KEY, and per broker (ACTIVEMQ, RABBITMQ): STOMP_<B>_HOST, STOMP_<B>_PORT,
+#   STOMP_TLS_CLIENT_KEY, and per broker (ACTIVEMQ, RABBITMQ, ARTEMIS, APOLLO): STOMP_<B>_HOST, STOMP_<B>_PORT,
 #   STOMP_<B>_TLS_PORT, STOMP_<B>_LOGIN, STOMP_<B>_PASSCODE, STOMP_<B>_VHOST; also
-#   STOMP_ACTIVEMQ_NIO_PORT and STOMP_ACTIVEMQ_DLQ_PREFIX.   Load: set -a; . "$file"; set +a
+#   STOMP_ACTIVEMQ_NIO_PORT, STOMP_<B>_DLQ_PREFIX (ActiveMQ, Artemis), STOMP_<B>_VERSION (Artemis, Apollo).   Load: set -a; . "$file"; set +a
 #
 # Idempotent: a broker that already runs (our pid file, live process) with the same configuration
 # is only checked (a second run takes about a second); one whose configuration changed is restarted.
@@ -54,7 +69,12 @@ START_TIMEOUT=${START_TIMEOUT:-90}
 KEEP_STATE=${KEEP_STATE:-0}
 AMQ_KEEP_STATE=${AMQ_KEEP_STATE:-$KEEP_STATE}
 RABBIT_KEEP_STATE=${RABBIT_KEEP_STATE:-$KEEP_STATE}
+ART_KEEP_STATE=${ARTEMIS_KEEP_STATE:-$KEEP_STATE}
+APL_KEEP_STATE=${APOLLO_KEEP_STATE:-$KEEP_STATE}
 AMQ_JAVA_OPTS=${AMQ_JAVA_OPTS:-"-Xms64m -Xmx512m -XX:+UseSerialGC"}
+ART_JAVA_OPTS=${ARTEMIS_JAVA_OPTS:-"-Xms64m -Xmx512m -XX:+UseSerialGC"}
+ARTEMIS_MAX_DELIVERY_ATTEMPTS=${ARTEMIS_MAX_DELIVERY_ATTEMPTS:-10}
+APL_JAVA_OPTS=${APOLLO_JAVA_OPTS:-"-Xms64m -Xmx512m -XX:+UseSerialGC"}
 
 T_START=$(now)
 take_lock
@@ -406,6 +426,292 @@ EOF
         /usr/lib/rabbitmq/bin/rabbitmq-server
 }
 
+# ---------------------------------------------------------------- Artemis
+# artemis_home: print the unpacked distribution $BROKERS_CACHE/apache-artemis-$ARTEMIS_VERSION,
+# fetched from Maven Central with Maven on the first run (checksums verified) and kept.
+artemis_home() {
+    local home=$BROKERS_CACHE/apache-artemis-$ARTEMIS_VERSION t0 tarball mvn_args=()
+    if [ -f "$home/.unpacked" ]; then echo "$home"; return 0; fi
+    command -v mvn >/dev/null 2>&1 || die "artemis: Maven (mvn) is needed to fetch apache-artemis $ARTEMIS_VERSION"
+    t0=$(now)
+    mkdir -p "$BROKERS_CACHE"
+    tarball=$BROKERS_CACHE/apache-artemis-$ARTEMIS_VERSION-bin.tar.gz
+    [ -n "${MAVEN_REPO_LOCAL:-}" ] && mvn_args+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
+    log "artemis: fetching org.apache.activemq:apache-artemis:$ARTEMIS_VERSION:tar.gz:bin with Maven" >&2
+    if ! mvn -B -C "${mvn_args[@]}" dependency:copy \
+            "-Dartifact=org.apache.activemq:apache-artemis:$ARTEMIS_VERSION:tar.gz:bin" \
+            "-DoutputDirectory=$BROKERS_CACHE" > "$LOGS/artemis-fetch.log" 2>&1 < /dev/null; then
+        grep -E 'ERROR' "$LOGS/artemis-fetch.log" | head -5 >&2
+        die "artemis: mvn dependency:copy failed (log: $LOGS/artemis-fetch.log)"
+    fi
+    rm -rf "$home" "$home.tmp"
+    mkdir -p "$home.tmp"
+    tar -xzf "$tarball" -C "$home.tmp" --strip-components=1 || die "artemis: cannot unpack $tarball"
+    rm -f "$tarball"
+    touch "$home.tmp/.unpacked"
+    mv "$home.tmp" "$home"
+    log "artemis: $ARTEMIS_VERSION fetched and unpacked into $home in $(since "$t0")s" >&2
+    echo "$home"
+}
+
+start_artemis() {
+    local java home c=$ART_DIR/conf.new inst=$ART_DIR/instance t0
+    java=$(find_java)
+    make_truststore "$java"
+    home=$(artemis_home)
+    rm -rf "$c"
+    mkdir -p "$c"
+    # Accounts: admin/admin and guest/guest (PropertiesLoginModule takes plain-text passwords);
+    # no login = anonymous as guest; a wrong passcode is refused (credentialsInvalidate).
+    printf 'admin = admin\nguest = guest\n' > "$c/artemis-users.properties"
+    printf 'amq = admin,guest\n' > "$c/artemis-roles.properties"
+    cat > "$c/login.config" <<'EOF'
+activemq {
+   org.apache.activemq.artemis.spi.core.security.jaas.PropertiesLoginModule sufficient
+       reload=false
+       org.apache.activemq.jaas.properties.user="artemis-users.properties"
+       org.apache.activemq.jaas.properties.role="artemis-roles.properties";
+   org.apache.activemq.artemis.spi.core.security.jaas.GuestLoginModule sufficient
+       credentialsInvalidate=true
+       org.apache.activemq.jaas.guest.user="guest"
+       org.apache.activemq.jaas.guest.role="amq";
+};
+EOF
+    # Both acceptors speak STOMP only; /queue/x is the anycast (point-to-point) address x and
+    # /topic/x the multicast (publish-subscribe) address x, as on ActiveMQ Classic.
+    local stomp_params="protocols=STOMP;useEpoll=true;anycastPrefix=/queue/;multicastPrefix=/topic/"
+    local tls_params="sslEnabled=true;keyStorePath=$TLS/server.p12;keyStoreType=PKCS12;keyStorePassword=password;trustStorePath=$TLS/truststore.p12;trustStoreType=PKCS12;trustStorePassword=password;wantClientAuth=true"
+    cat > "$c/broker.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- generated by scripts/brokers/start.sh: ActiveMQ Artemis $ARTEMIS_VERSION test broker, STOMP on loopback only.
+     test CA sha256 $(tls_fingerprint); java $java; home $home -->
+<configuration xmlns="urn:activemq" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+               xsi:schemaLocation="urn:activemq /schema/artemis-configuration.xsd">
+  <core xmlns="urn:activemq:core">
+    <name>stomp-test</name>
+    <persistence-enabled>true</persistence-enabled>
+    <!-- delivery counts are stored: a message delivered before a restart comes back redelivered -->
+    <max-redelivery-records>1</max-redelivery-records>
+    <journal-type>NIO</journal-type>
+    <journal-datasync>true</journal-datasync>
+    <journal-min-files>2</journal-min-files>
+    <journal-pool-files>10</journal-pool-files>
+    <journal-file-size>10M</journal-file-size>
+    <paging-directory>$ART_DIR/data/paging</paging-directory>
+    <bindings-directory>$ART_DIR/data/bindings</bindings-directory>
+    <journal-directory>$ART_DIR/data/journal</journal-directory>
+    <large-messages-directory>$ART_DIR/data/large-messages</large-messages-directory>
+    <disk-scan-period>5000</disk-scan-period>
+    <max-disk-usage>98</max-disk-usage>
+    <global-max-size>128M</global-max-size>
+    <security-enabled>true</security-enabled>
+    <acceptors>
+      <acceptor name="stomp">tcp://127.0.0.1:$ARTEMIS_STOMP_PORT?$stomp_params</acceptor>
+      <acceptor name="stomp+ssl">tcp://127.0.0.1:$ARTEMIS_STOMP_TLS_PORT?$stomp_params;$tls_params</acceptor>
+    </acceptors>
+    <security-settings>
+      <security-setting match="#">
+        <permission type="createNonDurableQueue" roles="amq"/>
+        <permission type="deleteNonDurableQueue" roles="amq"/>
+        <permission type="createDurableQueue" roles="amq"/>
+        <permission type="deleteDurableQueue" roles="amq"/>
+        <permission type="createAddress" roles="amq"/>
+        <permission type="deleteAddress" roles="amq"/>
+        <permission type="consume" roles="amq"/>
+        <permission type="browse" roles="amq"/>
+        <permission type="send" roles="amq"/>
+        <permission type="manage" roles="amq"/>
+      </security-setting>
+    </security-settings>
+    <address-settings>
+      <!-- a message NACKed (or rolled back) max-delivery-attempts times goes to the anycast queue
+           DLQ.<address> of address DLQ (created on demand, header _AMQ_ORIG_ADDRESS) -->
+      <address-setting match="#">
+        <dead-letter-address>DLQ</dead-letter-address>
+        <auto-create-dead-letter-resources>true</auto-create-dead-letter-resources>
+        <dead-letter-queue-prefix>DLQ.</dead-letter-queue-prefix>
+        <max-delivery-attempts>ARTEMIS_MAX_DELIVERY_ATTEMPTS</max-delivery-attempts>
+        <expiry-address>ExpiryQueue</expiry-address>
+        <redelivery-delay>0</redelivery-delay>
+        <auto-create-queues>true</auto-create-queues>
+        <auto-create-addresses>true</auto-create-addresses>
+        <auto-delete-queues>false</auto-delete-queues>
+        <auto-delete-addresses>false</auto-delete-addresses>
+        <address-full-policy>PAGE</address-full-policy>
+        <max-size-bytes>-1</max-size-bytes>
+        <page-size-bytes>10M</page-size-bytes>
+      </address-setting>
+    </address-settings>
+    <addresses>
+      <address name="DLQ"><anycast><queue name="DLQ"/></anycast></address>
+      <address name="ExpiryQueue"><anycast><queue name="ExpiryQueue"/></anycast></address>
+    </addresses>
+  </core>
+</configuration>
+EOF
+    sed -i "s/ARTEMIS_MAX_DELIVERY_ATTEMPTS/$ARTEMIS_MAX_DELIVERY_ATTEMPTS/" "$c/broker.xml"
+    cat > "$c/log4j2.properties" <<EOF
+rootLogger.level = INFO
+rootLogger.appenderRef.console.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d %-5level [%logger] %msg%n
+EOF
+    echo "$ART_JAVA_OPTS" > "$c/java-opts"
+    apply_config artemis "$ART_DIR" || return 0
+    check_ports_free artemis "$ARTEMIS_STOMP_PORT" "$ARTEMIS_STOMP_TLS_PORT"
+    if [ "$ART_KEEP_STATE" = 1 ]; then
+        log "artemis: keeping its stored messages (ARTEMIS_KEEP_STATE=1)"
+    else
+        rm -rf "$ART_DIR/data"
+    fi
+    # The instance (bin/artemis, etc/) is made afresh by "artemis create", then its etc/ gets the
+    # files above; the journal lives in $ART_DIR/data, outside it.
+    t0=$(now)
+    rm -rf "$inst"
+    if ! JAVACMD=$java "$home/bin/artemis" create --silent --force --user admin --password admin \
+            --role amq --allow-anonymous --host 127.0.0.1 --no-web --no-amqp-acceptor \
+            --no-mqtt-acceptor --no-hornetq-acceptor --nio --no-autotune --java-memory 512M \
+            --data "$ART_DIR/data" "$inst" > "$LOGS/artemis-create.log" 2>&1 < /dev/null; then
+        tail -20 "$LOGS/artemis-create.log" >&2
+        die "artemis: 'artemis create' failed (log: $LOGS/artemis-create.log)"
+    fi
+    cp "$ART_DIR/conf/broker.xml" "$ART_DIR/conf/login.config" "$ART_DIR/conf/log4j2.properties" \
+        "$ART_DIR/conf/artemis-users.properties" "$ART_DIR/conf/artemis-roles.properties" "$inst/etc/"
+    log "artemis: instance created in $inst ($(since "$t0")s)"
+    mkdir -p "$ART_DIR/data" "$ART_DIR/tmp"
+    LAUNCHED_AT[artemis]=$(now)
+    launch artemis env JAVACMD="$java" \
+        JAVA_ARGS="$ART_JAVA_OPTS -Djava.io.tmpdir=$ART_DIR/tmp -Dlog4j2.disableJmx=true --add-opens java.base/jdk.internal.misc=ALL-UNNAMED" \
+        "$inst/bin/artemis" run
+}
+
+# ---------------------------------------------------------------- Apollo
+# apollo_home: print $BROKERS_CACHE/apollo-1.7.1, holding lib/ with Apollo's module jars and their
+# dependencies from Maven Central (its distribution archive is not served there), plus the JAXB
+# 2.3 jars that Java 11+ no longer has and a log4j binding. Fetched once with Maven, then kept.
+apollo_home() {
+    local home=$BROKERS_CACHE/apollo-$APOLLO_VERSION t0 mvn_args=() dep deps=""
+    if [ -f "$home/.assembled" ]; then echo "$home"; return 0; fi
+    command -v mvn >/dev/null 2>&1 || die "apollo: Maven (mvn) is needed to fetch Apollo $APOLLO_VERSION"
+    t0=$(now)
+    rm -rf "$home" "$home.tmp"
+    mkdir -p "$home.tmp/home"
+    for dep in org.apache.activemq:apollo-cli:$APOLLO_VERSION org.apache.activemq:apollo-stomp:$APOLLO_VERSION \
+            org.apache.activemq:apollo-leveldb:$APOLLO_VERSION javax.xml.bind:jaxb-api:2.3.1 \
+            org.glassfish.jaxb:jaxb-runtime:2.3.9 javax.activation:activation:1.1.1 \
+            org.slf4j:slf4j-log4j12:1.6.6; do
+        IFS=: read -r g a v <<< "$dep"
+        deps="$deps<dependency><groupId>$g</groupId><artifactId>$a</artifactId><version>$v</version></dependency>"
+    done
+    cat > "$home.tmp/pom.xml" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+  <!-- generated by scripts/brokers/start.sh: the class path of Apache Apollo $APOLLO_VERSION on Java 17 -->
+  <groupId>local.stomp-brokers</groupId><artifactId>apollo-runtime</artifactId><version>1</version>
+  <packaging>pom</packaging><dependencies>$deps</dependencies></project>
+EOF
+    [ -n "${MAVEN_REPO_LOCAL:-}" ] && mvn_args+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
+    log "apollo: fetching Apollo $APOLLO_VERSION's jars with Maven" >&2
+    if ! mvn -B -C "${mvn_args[@]}" -f "$home.tmp/pom.xml" dependency:copy-dependencies \
+            "-DoutputDirectory=$home.tmp/lib" > "$LOGS/apollo-fetch.log" 2>&1 < /dev/null; then
+        grep -E 'ERROR' "$LOGS/apollo-fetch.log" | head -5 >&2
+        die "apollo: mvn dependency:copy-dependencies failed (log: $LOGS/apollo-fetch.log)"
+    fi
+    touch "$home.tmp/.assembled"
+    mv "$home.tmp" "$home"
+    log "apollo: $APOLLO_VERSION assembled in $home in $(since "$t0")s" >&2
+    echo "$home"
+}
+
+# Apollo's key store: the server key and chain, and the test CA as a trusted entry (to verify
+# client certificates); one PKCS12 file, written by keytool.
+make_apollo_keystore() {  # JAVA
+    local ks=$TLS/apollo.p12 keytool
+    [ -s "$ks" ] && [ "$ks" -nt "$TLS/ca.crt" ] && return 0
+    keytool=$(dirname "$(readlink -f "$1")")/keytool
+    [ -x "$keytool" ] || keytool=$(command -v keytool) || die "no keytool next to $1"
+    rm -f "$ks"
+    {
+        "$keytool" -importkeystore -noprompt -srckeystore "$TLS/server.p12" -srcstoretype PKCS12 \
+            -srcstorepass password -destkeystore "$ks" -deststoretype PKCS12 -deststorepass password &&
+        "$keytool" -importcert -noprompt -alias stomp-test-ca -file "$TLS/ca.crt" -storetype PKCS12 \
+            -keystore "$ks" -storepass password
+    } >> "$LOGS/tls.log" 2>&1 || { tail -5 "$LOGS/tls.log" >&2; die "keytool failed (log: $LOGS/tls.log)"; }
+}
+
+start_apollo() {
+    local java home c=$APL_DIR/conf.new inst=$APL_DIR/instance t0
+    java=$(find_java)
+    make_apollo_keystore "$java"
+    home=$(apollo_home)
+    rm -rf "$c"
+    mkdir -p "$c"
+    printf 'admin=admin\nguest=guest\n' > "$c/users.properties"
+    printf 'admins=admin\nusers=admin|guest\n' > "$c/groups.properties"
+    # no login = guest; a wrong passcode is refused
+    cat > "$c/login.config" <<'EOF'
+apollo {
+  org.apache.activemq.apollo.broker.security.FileUserLoginModule optional file="users.properties";
+  org.apache.activemq.apollo.broker.security.FileGroupLoginModule optional
+    match="org.apache.activemq.jaas.UserPrincipal" file="groups.properties";
+  org.apache.activemq.apollo.broker.security.GuestLoginModule optional user="guest" group="users";
+};
+EOF
+    cat > "$c/apollo.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<!-- generated by scripts/brokers/start.sh: Apache Apollo $APOLLO_VERSION test broker, STOMP on loopback only.
+     test CA sha256 $(tls_fingerprint); java $java; home $home -->
+<broker xmlns="http://activemq.apache.org/schema/activemq/apollo">
+  <log_category console="console" security="security" connection="connection" audit="audit"/>
+  <authentication domain="apollo"/>
+  <access_rule allow="admins" action="*"/>
+  <access_rule allow="*" action="connect" kind="connector"/>
+  <virtual_host id="stomp-test">
+    <host_name>localhost</host_name>
+    <host_name>127.0.0.1</host_name>
+    <host_name>stomp-test</host_name>
+    <access_rule allow="users" action="connect create destroy send receive consume"/>
+    <leveldb_store directory="$APL_DIR/data"/>
+  </virtual_host>
+  <connector id="tcp" bind="tcp://127.0.0.1:$APOLLO_STOMP_PORT" connection_limit="2000" protocol="stomp"/>
+  <connector id="tls" bind="tls://127.0.0.1:$APOLLO_STOMP_TLS_PORT?client_auth=want" connection_limit="2000" protocol="stomp"/>
+  <key_storage file="$TLS/apollo.p12" store_type="PKCS12" password="password" key_password="password"/>
+</broker>
+EOF
+    cat > "$c/log4j.properties" <<'EOF'
+log4j.rootLogger=INFO, console
+log4j.appender.console=org.apache.log4j.ConsoleAppender
+log4j.appender.console.layout=org.apache.log4j.PatternLayout
+log4j.appender.console.layout.ConversionPattern=%d{ISO8601} %-5p | %m%n
+EOF
+    echo "$APL_JAVA_OPTS" > "$c/java-opts"
+    apply_config apollo "$APL_DIR" || return 0
+    check_ports_free apollo "$APOLLO_STOMP_PORT" "$APOLLO_STOMP_TLS_PORT"
+    if [ "$APL_KEEP_STATE" = 1 ]; then
+        log "apollo: keeping its stored messages (APOLLO_KEEP_STATE=1)"
+    else
+        rm -rf "$APL_DIR/data"
+    fi
+    t0=$(now)
+    rm -rf "$inst"
+    if ! "$java" -cp "$home/lib/*" -Dapollo.home="$home/home" org.apache.activemq.apollo.cli.Apollo \
+            create --force "$inst" > "$LOGS/apollo-create.log" 2>&1 < /dev/null; then
+        tail -20 "$LOGS/apollo-create.log" >&2
+        die "apollo: 'apollo create' failed (log: $LOGS/apollo-create.log)"
+    fi
+    cp "$APL_DIR/conf/apollo.xml" "$APL_DIR/conf/login.config" "$APL_DIR/conf/log4j.properties" \
+        "$APL_DIR/conf/users.properties" "$APL_DIR/conf/groups.properties" "$inst/etc/"
+    log "apollo: instance created in $inst ($(since "$t0")s)"
+    mkdir -p "$APL_DIR/data" "$APL_DIR/tmp"
+    LAUNCHED_AT[apollo]=$(now)
+    # shellcheck disable=SC2086
+    launch apollo "$java" $APL_JAVA_OPTS -Djava.io.tmpdir="$APL_DIR/tmp" \
+        -Dapollo.home="$home/home" -Dapollo.base="$inst" \
+        -Djava.security.auth.login.config="$inst/etc/login.config" \
+        -cp "$home/lib/*" org.apache.activemq.apollo.cli.Apollo run
+}
+
 # ---------------------------------------------------------------- readiness
 FAILED=""
 ping_one() {  # NAME LABEL PORT VHOST LOGIN PASSCODE [stomp_ping.py options...]
@@ -467,6 +773,29 @@ if wants rabbitmq && check_broker rabbitmq "$RABBIT_STOMP_PORT" "$RABBIT_STOMP_T
         kv STOMP_RABBITMQ_VHOST /
     } > "$RUN/rabbitmq.env"
 fi
+if wants artemis && check_broker artemis "$ARTEMIS_STOMP_PORT" "$ARTEMIS_STOMP_TLS_PORT" localhost admin admin; then
+    {
+        kv STOMP_ARTEMIS_HOST 127.0.0.1
+        kv STOMP_ARTEMIS_PORT "$ARTEMIS_STOMP_PORT"
+        kv STOMP_ARTEMIS_TLS_PORT "$ARTEMIS_STOMP_TLS_PORT"
+        kv STOMP_ARTEMIS_LOGIN admin
+        kv STOMP_ARTEMIS_PASSCODE admin
+        kv STOMP_ARTEMIS_VHOST localhost
+        kv STOMP_ARTEMIS_DLQ_PREFIX DLQ.
+        kv STOMP_ARTEMIS_VERSION "$ARTEMIS_VERSION"
+    } > "$RUN/artemis.env"
+fi
+if wants apollo && check_broker apollo "$APOLLO_STOMP_PORT" "$APOLLO_STOMP_TLS_PORT" localhost admin admin; then
+    {
+        kv STOMP_APOLLO_HOST 127.0.0.1
+        kv STOMP_APOLLO_PORT "$APOLLO_STOMP_PORT"
+        kv STOMP_APOLLO_TLS_PORT "$APOLLO_STOMP_TLS_PORT"
+        kv STOMP_APOLLO_LOGIN admin
+        kv STOMP_APOLLO_PASSCODE admin
+        kv STOMP_APOLLO_VHOST localhost
+        kv STOMP_APOLLO_VERSION "$APOLLO_VERSION"
+    } > "$RUN/apollo.env"
+fi
 write_env
 [ -z "$FAILED" ] || die "not ready:$FAILED (logs in $LOGS)"
 
@@ -481,4 +810,12 @@ fi
 if wants rabbitmq; then
     printf '  %-9s %-17s %s\n' rabbitmq "127.0.0.1:$RABBIT_STOMP_PORT" "stomp (guest/guest; vhosts /, localhost, 127.0.0.1)" \
         rabbitmq "127.0.0.1:$RABBIT_STOMP_TLS_PORT" "stomp over TLS (CA $TLS/ca.crt)"
+fi
+if wants apollo; then
+    printf '  %-9s %-17s %s\n' apollo "127.0.0.1:$APOLLO_STOMP_PORT" "stomp (admin/admin, guest/guest or none; host localhost)" \
+        apollo "127.0.0.1:$APOLLO_STOMP_TLS_PORT" "stomp over TLS (CA $TLS/ca.crt)"
+fi
+if wants artemis; then
+    printf '  %-9s %-17s %s\n' artemis "127.0.0.1:$ARTEMIS_STOMP_PORT" "stomp (admin/admin, guest/guest or none; /queue/ anycast, /topic/ multicast)" \
+        artemis "127.0.0.1:$ARTEMIS_STOMP_TLS_PORT" "stomp+ssl (CA $TLS/ca.crt)"
 fi

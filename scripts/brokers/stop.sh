@@ -2,7 +2,7 @@
 # scripts/brokers/stop.sh - stop the brokers that scripts/brokers/start.sh started.
 #
 # Environment (all optional):
-#   BROKERS="activemq rabbitmq"   the brokers to stop; others keep running
+#   BROKERS="activemq rabbitmq artemis apollo"   the brokers to stop; others keep running
 #   BROKERS_DIR=${TMPDIR:-/tmp}/stomp-brokers   as given to start.sh
 #   STOP_SIGNAL=TERM      TERM: clean shutdown (ActiveMQ and RabbitMQ flush their stores);
 #                         KILL: simulate a crash (stored persistent messages still survive)

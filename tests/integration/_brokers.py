@@ -19,8 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal, Protocol, TypeAlias, get_args
 
-BrokerName: TypeAlias = Literal["activemq", "rabbitmq"]
+BrokerName: TypeAlias = Literal["activemq", "rabbitmq", "artemis"]
 BROKER_NAMES: Final[tuple[BrokerName, ...]] = get_args(BrokerName)
+
+NackOutcome: TypeAlias = Literal["dead-letter", "requeue", "discard"]
+"""What a broker does with a NACKed persistent message (STOMP 1.1 and 1.2)."""
+SelectorRefusal: TypeAlias = Literal["answered", "unanswered", "ignored"]
+"""How a broker treats a SUBSCRIBE whose ``selector`` does not parse."""
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
 SCRIPTS_DIR: Final = REPO_ROOT / "scripts" / "brokers"
@@ -54,11 +59,81 @@ _DEFAULTS: Final[Mapping[BrokerName, _Defaults]] = {
         vhost="/",
         dead_letter_prefix=None,
     ),
+    "artemis": _Defaults(
+        port=61653,
+        tls_port=61654,
+        login="admin",
+        passcode="admin",
+        vhost="localhost",
+        dead_letter_prefix=None,
+    ),
 }
+
+
+@dataclass(frozen=True, kw_only=True)
+class BrokerFacts:
+    """How one broker behaves where brokers differ, as measured (docs/brokers.rst).
+
+    The tests branch on these facts, never on the broker's name, so that each difference is
+    asserted both ways: a broker that changes its behaviour fails its test.
+    """
+
+    nack: NackOutcome
+    """NACK of a persistent message: moved to a dead-letter queue (ActiveMQ), requeued and
+    redelivered at once, marked (RabbitMQ), or acknowledged and dropped (Artemis)."""
+    selector_refusal: SelectorRefusal
+    """A SUBSCRIBE whose selector does not parse: an ERROR naming the SUBSCRIBE's receipt
+    (ActiveMQ), an ERROR without ``receipt-id`` (Artemis), or no error (RabbitMQ has none)."""
+    closes_on_error: frozenset[str]
+    """The STOMP versions on which the broker closes the connection after any ERROR it
+    sends (Artemis: 1.2 only; on 1.0 and 1.1 it goes on)."""
+    transactional_acks: bool
+    """An ACK inside a transaction waits for COMMIT (an ABORT leaves the message
+    unacknowledged); False: the broker applies it at once (Artemis)."""
+    server_in_1_0: bool
+    """CONNECTED names the broker (``server`` header) on STOMP 1.0 too."""
+    error_before_drop: bool
+    """A client that stops heart-beating gets an ERROR before the broker closes it."""
+    prefetch_in_bytes: bool
+    """``activemq.prefetchSize`` is read as a window in bytes, not messages (Artemis: a
+    window smaller than one message lets a single unacknowledged message through)."""
+
+
+_FACTS: Final[Mapping[BrokerName, BrokerFacts]] = {
+    "activemq": BrokerFacts(
+        nack="dead-letter",
+        selector_refusal="answered",
+        closes_on_error=frozenset(),
+        transactional_acks=True,
+        server_in_1_0=True,
+        error_before_drop=False,
+        prefetch_in_bytes=False,
+    ),
+    "rabbitmq": BrokerFacts(
+        nack="requeue",
+        selector_refusal="ignored",
+        closes_on_error=frozenset(),
+        transactional_acks=True,
+        server_in_1_0=True,
+        error_before_drop=False,
+        prefetch_in_bytes=False,
+    ),
+    "artemis": BrokerFacts(
+        nack="discard",
+        selector_refusal="unanswered",
+        closes_on_error=frozenset({"1.2"}),
+        transactional_acks=False,
+        server_in_1_0=False,
+        error_before_drop=True,
+        prefetch_in_bytes=True,
+    ),
+}
+
 # Passed to start.sh on a restart, so the broker comes back on the ports it had.
 _PORT_VARIABLES: Final[Mapping[BrokerName, tuple[str, str]]] = {
     "activemq": ("AMQ_STOMP_PORT", "AMQ_STOMP_TLS_PORT"),
     "rabbitmq": ("RABBIT_STOMP_PORT", "RABBIT_STOMP_TLS_PORT"),
+    "artemis": ("ARTEMIS_STOMP_PORT", "ARTEMIS_STOMP_TLS_PORT"),
 }
 
 
@@ -130,6 +205,13 @@ class BrokerInfo:
     """ActiveMQ: a NACKed persistent message of queue ``X`` goes to queue ``<prefix>X``."""
     nio_port: int | None = None
     """ActiveMQ's ``stomp+nio`` connector (another I/O implementation of the same protocol)."""
+    version_label: str | None = None
+    """The broker's version as the scripts installed it (``STOMP_<B>_VERSION``), if known."""
+
+    @property
+    def facts(self) -> BrokerFacts:
+        """How this broker behaves where brokers differ."""
+        return _FACTS[self.name]
 
     @property
     def address(self) -> tuple[str, int]:
@@ -175,8 +257,12 @@ class BrokerInfo:
     def dead_letter_queue(self, destination: str) -> str | None:
         """Return where the broker moves NACKed messages of ``destination``, if it does.
 
-        ``/queue/x`` gives ``/queue/DLQ.x`` on ActiveMQ; None on RabbitMQ, which requeues.
+        ``/queue/x`` gives ``/queue/DLQ.x`` on ActiveMQ; None on RabbitMQ, which requeues,
+        and on Artemis, which drops a NACKed message (its dead-letter queues ``DLQ.<address>``
+        take only messages that failed ``max-delivery-attempts`` deliveries).
         """
+        if self.facts.nack != "dead-letter":
+            return None
         if self.dead_letter_prefix is None:
             return None
         name = destination.rpartition("/")[2]
@@ -253,10 +339,58 @@ def load_broker(name: BrokerName, environ: Mapping[str, str] | None = None) -> B
         brokers_dir=_path(brokers_dir),
         dead_letter_prefix=settings.get(prefix + "DLQ_PREFIX") or defaults.dead_letter_prefix,
         nio_port=int(nio) if (nio := settings.get(prefix + "NIO_PORT")) else None,
+        version_label=settings.get(prefix + "VERSION") or None,
     )
 
 
-def brokers_required(environ: Mapping[str, str] | None = None) -> bool:
-    """Whether a missing broker is a failure (``STOMP_REQUIRE_BROKERS=1``, as CI sets)."""
+def server_banner(info: BrokerInfo, timeout: float = 5.0) -> str | None:
+    """Return the ``server`` header of the broker's CONNECTED (STOMP 1.2), None if none came.
+
+    A raw-socket CONNECT, independent of the packages under test: the integration results
+    name the broker version they ran against (scripts/brokers/matrix.py reads it).
+    """
+    connect = (
+        "CONNECT\naccept-version:1.2\n"
+        f"host:{info.vhost}\nlogin:{info.login}\npasscode:{info.passcode}\n\n\0"
+    )
+    data = b""
+    try:
+        with socket.create_connection(info.address, timeout=timeout) as sock:
+            sock.sendall(connect.encode())
+            while b"\0" not in data:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            sock.sendall(b"DISCONNECT\n\n\0")
+    except OSError:
+        return None
+    lines = data.lstrip(b"\r\n").partition(b"\0")[0].decode("utf-8", "replace").splitlines()
+    if not lines or lines[0] != "CONNECTED":
+        return None
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name == "server":
+            return value.replace("\\c", ":").replace("\\\\", "\\")
+    return None
+
+
+def brokers_required(
+    name: BrokerName | None = None, environ: Mapping[str, str] | None = None
+) -> bool:
+    """Whether broker ``name`` missing is a failure rather than a skip.
+
+    ``STOMP_REQUIRE_BROKERS=1`` (CI) requires every broker; a list of names
+    (``STOMP_REQUIRE_BROKERS="activemq artemis"``, spaces or commas) requires those only.
+    Without ``name``: whether any broker is required.
+    """
     env = os.environ if environ is None else environ
-    return env.get("STOMP_REQUIRE_BROKERS", "").strip().lower() in {"1", "true", "yes", "on"}
+    value = env.get("STOMP_REQUIRE_BROKERS", "").strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    named = set(value.replace(",", " ").split()) - {"0", "false", "no", "off"}
+    unknown = sorted(named.difference(BROKER_NAMES))
+    if unknown:
+        msg = f"STOMP_REQUIRE_BROKERS names unknown brokers {unknown} (known: {BROKER_NAMES})"
+        raise ValueError(msg)
+    return bool(named) if name is None else name in named

@@ -3,9 +3,10 @@
 * ``broker``: a :class:`BrokerInfo`, the test runs once per broker (ids ``activemq``,
   ``rabbitmq``); ``@pytest.mark.broker("rabbitmq")`` limits a test (or class, module) to the
   brokers named. A broker that does not accept a TCP connection skips the test, or fails it
-  when ``STOMP_REQUIRE_BROKERS=1`` (CI).
+  when ``STOMP_REQUIRE_BROKERS`` requires it (``1``: every broker, as CI sets; or a list of
+  names).
 * ``tls_broker``: ``broker`` when its TLS port answers and the test CA and client certificate
-  (``STOMP_TLS_*``) exist; otherwise skipped (failed under ``STOMP_REQUIRE_BROKERS=1``).
+  (``STOMP_TLS_*``) exist; otherwise skipped (failed when the broker is required).
 * ``unique_queue``: ``unique_queue("orders")`` gives a fresh ``/queue/orders-<uuid>``:
   RabbitMQ's queues are durable and ActiveMQ's persistent, so names must not repeat across runs.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from typing import NoReturn
 
 import pytest
@@ -27,6 +29,7 @@ from tests.integration._brokers import (
     QueueNamer,
     brokers_required,
     load_broker,
+    server_banner,
 )
 
 _CONNECT_TIMEOUT = 2.0
@@ -49,20 +52,33 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("broker", names, indirect=True, ids=names)
 
 
-def _unavailable(msg: str) -> NoReturn:
-    if brokers_required():
-        pytest.fail(f"{msg} (STOMP_REQUIRE_BROKERS=1)", pytrace=False)
+def _unavailable(name: BrokerName, msg: str) -> NoReturn:
+    if brokers_required(name):
+        pytest.fail(f"{msg} (required by STOMP_REQUIRE_BROKERS)", pytrace=False)
     pytest.skip(msg)
 
 
+_BANNERS: dict[BrokerName, str | None] = {}
+"""The ``server`` header of each broker that a test used in this run."""
+
+
 @pytest.fixture
-def broker(request: pytest.FixtureRequest) -> BrokerInfo:
-    """The broker this run of the test is for, known to accept TCP connections."""
+def broker(
+    request: pytest.FixtureRequest, record_testsuite_property: Callable[[str, object], None]
+) -> BrokerInfo:
+    """The broker this run of the test is for, known to accept TCP connections.
+
+    The first time a broker is used, its CONNECTED ``server`` header is recorded as the
+    junit-xml suite property ``broker:<name>`` (scripts/brokers/matrix.py shows it).
+    """
     name: BrokerName = request.param
     info = load_broker(name)
     if not info.is_reachable(timeout=_CONNECT_TIMEOUT):
         host, port = info.address
-        _unavailable(f"{name} not running (no TCP connection to {host}:{port}): {START_HINT}")
+        _unavailable(name, f"{name} not running (no TCP connection to {host}:{port}): {START_HINT}")
+    if name not in _BANNERS:
+        _BANNERS[name] = banner = server_banner(info)
+        record_testsuite_property(f"broker:{name}", banner or info.version_label or "")
     return info
 
 
@@ -73,10 +89,11 @@ def tls_broker(broker: BrokerInfo) -> BrokerInfo:
     files["STOMP_TLS_CLIENT_KEY"] = broker.client_key
     missing = [name for name, path in files.items() if path is None or not path.is_file()]
     if missing:
-        _unavailable(f"{broker.name}: TLS files unknown or absent ({', '.join(missing)})")
+        absent = ", ".join(missing)
+        _unavailable(broker.name, f"{broker.name}: TLS files unknown or absent ({absent})")
     if not broker.is_reachable(timeout=_CONNECT_TIMEOUT, tls=True):
         host, port = broker.tls_address
-        _unavailable(f"{broker.name}: no TCP connection to the TLS port {host}:{port}")
+        _unavailable(broker.name, f"{broker.name}: no TCP connection to the TLS port {host}:{port}")
     return broker
 
 

@@ -184,12 +184,20 @@ def test_nack_gives_the_message_back_to_the_broker(
     message = driver.message()
     driver.write(driver.session.nack(message, receipt="nacked"))
     driver.wait_for(ReceiptReceived)
-    if broker.name == "rabbitmq":
+    if broker.facts.nack == "requeue":
         # RabbitMQ requeues a NACKed message at once, marked as redelivered.
         again = driver.message()
         assert again.body == b"refused"
         assert again.message.redelivered
         driver.write(driver.session.ack(again))
+    elif broker.facts.nack == "discard":
+        # Artemis takes a NACK as an ACK: the message is gone, not redelivered.
+        driver.nothing_for(0.5)
+        driver.write(driver.session.unsubscribe(next(iter(driver.session.subscriptions))))
+        _, data = driver.session.subscribe(queue, receipt="again")
+        driver.write(data)
+        driver.wait_for(ReceiptReceived)
+        driver.nothing_for(0.5)
     else:
         # ActiveMQ moves it to the dead-letter queue of its destination.
         dead_letters = broker.dead_letter_queue(queue)
@@ -241,7 +249,9 @@ def test_an_ack_for_a_message_of_the_old_connection_is_refused(
     driver.wait_for(ReceiptReceived)
 
 
-def test_a_broker_error_is_an_event_with_its_frame(driver: Driver) -> None:
+def test_a_broker_error_is_an_event_with_its_frame(
+    driver: Driver, broker: BrokerInfo, version: Version
+) -> None:
     driver.connect()
     # The session refuses malformed frames locally, so provoke the broker with a COMMIT of a
     # transaction it never saw (the session knows it: its BEGIN is not written).
@@ -251,3 +261,11 @@ def test_a_broker_error_is_an_event_with_its_frame(driver: Driver) -> None:
     assert isinstance(error, ErrorReceived)
     assert error.error.message
     assert error.error.frame.command == "ERROR"
+    if version.value in broker.facts.closes_on_error:
+        assert driver.sock is not None
+        driver.sock.settimeout(TIMEOUT)
+        assert driver.sock.recv(65536) == b"", "the broker closes the connection after an ERROR"
+        driver.drop()
+    else:
+        driver.write(driver.session.send("/topic/still-open", b"", receipt="still-open"))
+        driver.wait_for(ReceiptReceived)

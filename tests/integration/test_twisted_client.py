@@ -17,6 +17,7 @@ from typing import Any, TypeVar, cast
 
 import pytest
 from twisted.internet.defer import Deferred
+from twisted.internet.defer import TimeoutError as DeferredTimeout
 from twisted.internet.task import deferLater
 from twisted.internet.threads import blockingCallFromThread
 
@@ -156,9 +157,25 @@ class Gates:
             gate.callback(None)
 
 
+def expect_prefetch_in_messages(broker: BrokerInfo, request: pytest.FixtureRequest) -> None:
+    """Mark the test as failing where ``activemq.prefetchSize`` counts bytes (Artemis).
+
+    The client sends ``activemq.prefetchSize: <max_in_flight>``; Artemis reads it as a
+    consumer window of that many bytes, so one unacknowledged message at a time comes and
+    handlers never run concurrently. Strict: the test fails once the client is fixed.
+    """
+    if broker.facts.prefetch_in_bytes:
+        reason = "the client's activemq.prefetchSize is a byte window on this broker"
+        request.applymarker(pytest.mark.xfail(strict=True, raises=DeferredTimeout, reason=reason))
+
+
 def test_handlers_run_concurrently_up_to_the_limit_and_are_acked(
-    broker: BrokerInfo, unique_queue: QueueNamer, twisted_reactor: ReactorThread
+    broker: BrokerInfo,
+    unique_queue: QueueNamer,
+    twisted_reactor: ReactorThread,
+    request: pytest.FixtureRequest,
 ) -> None:
+    expect_prefetch_in_messages(broker, request)
     queue = unique_queue("tw-concurrency")
     count = 12
 
@@ -237,24 +254,34 @@ def test_a_failed_message_is_nacked_without_error_destination(
             if dead_letters is not None:
                 await client.subscribe(dead_letters, dead.callback, receipt=True)
             await client.send(queue, b"payload", headers={"persistent": "true"}, receipt=True)
-            if dead_letters is None:
+            if broker.facts.nack == "discard":
+                await deferLater(reactor, 0.5)  # Artemis drops it: nothing comes back
+            elif dead_letters is None:
                 await within(reactor, second)  # RabbitMQ redelivers a NACKed message at once
             else:
                 moved = await within(reactor, dead)  # ActiveMQ dead-letters it
                 seen.append((moved.body, moved.message.redelivered))
+        if broker.facts.nack == "discard":
+            seen.extend(await left_in(broker, reactor, queue))
         return seen
 
     seen = twisted_reactor.run(scenario)
     assert seen[0] == (b"payload", False)
-    if dead_letters is None:
+    if broker.facts.nack == "discard":
+        assert seen == [(b"payload", False)]
+    elif dead_letters is None:
         assert seen[1] == (b"payload", True)
     else:
         assert seen[1][0] == b"payload"
 
 
 def test_graceful_shutdown_waits_for_in_flight_handlers(
-    broker: BrokerInfo, unique_queue: QueueNamer, twisted_reactor: ReactorThread
+    broker: BrokerInfo,
+    unique_queue: QueueNamer,
+    twisted_reactor: ReactorThread,
+    request: pytest.FixtureRequest,
 ) -> None:
+    expect_prefetch_in_messages(broker, request)
     queue = unique_queue("tw-shutdown")
 
     async def scenario(reactor: Any) -> tuple[bool, bool, list[tuple[bytes, bool]]]:
@@ -330,9 +357,13 @@ def test_an_error_frame_fails_the_request_with_the_frame(
     error, outcome = twisted_reactor.run(scenario)
     assert error.frame.command == "ERROR"
     assert error.error.message
-    if broker.name == "activemq":
+    if broker.facts.selector_refusal == "answered":  # ActiveMQ
         assert error.command == "SUBSCRIBE"
         assert outcome == "disconnected"  # it answered a request: the client went on
+    elif broker.facts.selector_refusal == "unanswered":  # Artemis: no receipt-id in it
+        assert error.command is None
+        assert error.error.message == 'Invalid selector "a = ("'
+        assert outcome == "ended"
     else:
         assert error.error.message == "Unknown destination"
         assert outcome == "ended"
