@@ -405,3 +405,17 @@ def test_a_graceful_disconnect_is_confirmed_and_later_calls_are_refused(
     assert client.state is ClientState.CLOSED
     with pytest.raises(NotConnected):
         client.send("/queue/a", b"x")
+
+
+def test_a_subscription_the_broker_refuses_is_not_replayed(
+    client: Driver, broker: TestBroker
+) -> None:
+    broker.faults.error_on("SUBSCRIBE", "Bad selector", destination="/queue/bad")
+    with pytest.raises(BrokerError, match="Bad selector"):
+        client.subscribe("/queue/bad", receipt=True)
+    broker.faults.clear()
+    client.subscribe("/queue/good", receipt=True)
+    broker.drop_connections()
+    wait_until(lambda: len(client.reconnects) == 1)
+    replayed = [f.get("destination") for f in broker.frames("SUBSCRIBE")]
+    assert replayed == ["/queue/bad", "/queue/good", "/queue/good"]

@@ -17,7 +17,6 @@ from typing import Any, TypeVar, cast
 
 import pytest
 from twisted.internet.defer import Deferred
-from twisted.internet.defer import TimeoutError as DeferredTimeout
 from twisted.internet.task import deferLater
 from twisted.internet.threads import blockingCallFromThread
 
@@ -157,25 +156,11 @@ class Gates:
             gate.callback(None)
 
 
-def expect_prefetch_in_messages(broker: BrokerInfo, request: pytest.FixtureRequest) -> None:
-    """Mark the test as failing where ``activemq.prefetchSize`` counts bytes (Artemis).
-
-    The client sends ``activemq.prefetchSize: <max_in_flight>``; Artemis reads it as a
-    consumer window of that many bytes, so one unacknowledged message at a time comes and
-    handlers never run concurrently. Strict: the test fails once the client is fixed.
-    """
-    if broker.facts.prefetch_in_bytes:
-        reason = "the client's activemq.prefetchSize is a byte window on this broker"
-        request.applymarker(pytest.mark.xfail(strict=True, raises=DeferredTimeout, reason=reason))
-
-
 def test_handlers_run_concurrently_up_to_the_limit_and_are_acked(
     broker: BrokerInfo,
     unique_queue: QueueNamer,
     twisted_reactor: ReactorThread,
-    request: pytest.FixtureRequest,
 ) -> None:
-    expect_prefetch_in_messages(broker, request)
     queue = unique_queue("tw-concurrency")
     count = 12
 
@@ -279,9 +264,7 @@ def test_graceful_shutdown_waits_for_in_flight_handlers(
     broker: BrokerInfo,
     unique_queue: QueueNamer,
     twisted_reactor: ReactorThread,
-    request: pytest.FixtureRequest,
 ) -> None:
-    expect_prefetch_in_messages(broker, request)
     queue = unique_queue("tw-shutdown")
 
     async def scenario(reactor: Any) -> tuple[bool, bool, list[tuple[bytes, bool]]]:

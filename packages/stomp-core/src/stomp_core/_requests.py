@@ -29,12 +29,15 @@ _ATTEMPTING = (ClientState.CONNECTING, ClientState.RECONNECTING)
 
 
 class _Waiting:
-    __slots__ = ("deadline", "timeout", "what")
+    __slots__ = ("deadline", "subscription", "timeout", "what")
 
-    def __init__(self, what: str, deadline: float, timeout: float) -> None:
+    def __init__(
+        self, what: str, deadline: float, timeout: float, subscription: str | None
+    ) -> None:
         self.what = what
         self.deadline = deadline
         self.timeout = timeout
+        self.subscription = subscription
 
 
 def session_error(exc: LocalProtocolError) -> InvalidRequest:
@@ -120,19 +123,31 @@ class Requests(Outbound):
             raise InvalidRequest(msg)
         return given  # type: ignore[return-value]
 
-    def _await(self, receipt_id: str | None, what: str, timeout: float | None, now: float) -> None:
+    def _await(
+        self,
+        receipt_id: str | None,
+        what: str,
+        timeout: float | None,
+        now: float,
+        subscription: str | None = None,
+    ) -> None:
         if receipt_id is None:
             return
         wait = self._settings.receipt_timeout if timeout is None else timeout
         deadline = now + wait
-        self._waiting[receipt_id] = _Waiting(what, deadline, wait)
+        self._waiting[receipt_id] = _Waiting(what, deadline, wait, subscription)
         heapq.heappush(self._deadlines, (deadline, receipt_id))
         self.counters.receipts_awaited += 1
 
     def _settle(self, receipt_id: str, error: ClientError | None) -> None:
-        if self._waiting.pop(receipt_id, None) is None:
+        waiting = self._waiting.pop(receipt_id, None)
+        if waiting is None:
             self._log.debug("RECEIPT %r is no longer awaited", receipt_id)
             return
+        if waiting.subscription is not None and isinstance(error, BrokerError):
+            # The broker refused the SUBSCRIBE: replaying it after a reconnection would
+            # only be refused again (and Artemis closes the connection each time).
+            self._session.forget(waiting.subscription)
         self._events.append(RequestDone(receipt_id=receipt_id, error=error))
 
     def forget_receipt(self, receipt_id: str) -> None:
@@ -214,7 +229,7 @@ class Requests(Outbound):
         except LocalProtocolError as exc:
             raise session_error(exc) from exc
         self._write(data, now)
-        self._await(receipt_id, f"SUBSCRIBE to {destination}", timeout, now)
+        self._await(receipt_id, f"SUBSCRIBE to {destination}", timeout, now, subscription.id)
         return subscription, receipt_id
 
     def unsubscribe(

@@ -712,6 +712,14 @@ class Session:
         del self._subscriptions[sub_id]
         return data
 
+    def forget(self, subscription: Subscription | str) -> None:
+        """Remove a subscription from the table without writing anything; ignore unknown ids.
+
+        For a subscription the broker refused: it is not replayed.
+        """
+        sub_id = subscription.id if isinstance(subscription, Subscription) else subscription
+        self._subscriptions.pop(sub_id, None)
+
     def ack(
         self,
         message: MessageReceived,

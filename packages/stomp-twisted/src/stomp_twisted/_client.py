@@ -393,7 +393,7 @@ class Client:
             )
             pairs = list(extra)
             if mode != "auto" and not any(name in PREFETCH_HEADERS for name, _ in pairs):
-                pairs += [(name, str(max_in_flight)) for name in PREFETCH_HEADERS]
+                pairs += [(name, str(max_in_flight)) for name in _prefetch_headers(self.connected)]
             record, receipt_id = self._core.subscribe(
                 destination, ack=mode, id=id, headers=pairs, receipt=receipt, timeout=left, now=now
             )
@@ -653,6 +653,19 @@ class Client:
 def _with_unfinished(reason: ClientError, unfinished: tuple[UnfinishedHandler, ...]) -> ClientError:
     reason.unfinished = unfinished
     return reason
+
+
+def _prefetch_headers(connected: Connected | None) -> tuple[str, ...]:
+    """The prefetch headers that count messages on this broker.
+
+    Apache Artemis reads ``activemq.prefetchSize`` as a window of *bytes* (one message
+    at a time for a small number), so it gets none: its own flow control and the
+    client's queue bound what it sends.
+    """
+    server = connected.server if connected is not None else None
+    if server is not None and server.startswith("ActiveMQ-Artemis"):
+        return ("prefetch-count",)
+    return PREFETCH_HEADERS
 
 
 class _Events:
