@@ -2,7 +2,7 @@
 
 Installing ``stomp-suite`` installs every layer; import them by their own names
 (``stomp_frame``, ``stomp_commands``, ``stomp_session``, ``stomp_failover``, ``stomp_sync``,
-``stomp_twisted``). This package only says which versions were installed::
+``stomp_twisted``) and the ``stompctl`` command (``stomp_cli``). This package only says which versions were installed::
 
     python -m stomp_suite
 """
@@ -23,6 +23,7 @@ LAYERS: Final[dict[str, str]] = {
     "stomp-failover": "stomp_failover",
     "stomp-sync": "stomp_sync",
     "stomp-twisted": "stomp_twisted",
+    "stomp-cli": "stomp_cli",
 }
 """Each distribution of the toolkit and its import package, from the bottom layer up."""
 
