@@ -483,6 +483,26 @@ def _print_connected(out: Any, connected: Connected) -> None:
     out.print(f"  heart-beat   send every {send} ms, expect every {receive} ms (0: none)")
 
 
+@main.command()
+@connection_options
+@handled
+def doctor(**params: Any) -> None:
+    """Check each step to a working connection, and say what to do about a failure.
+
+    For every broker of the URI: name resolution, TCP, the TLS handshake and the
+    certificate (ssl://), CONNECT and CONNECTED, and a receipt round trip, each timed.
+    A failed step explains itself: the broker's ERROR text, and a hint for the usual
+    mistakes (wrong port, TLS to a plain port or plain text to a TLS port, an untrusted
+    certificate, bad credentials, a wrong virtual host).
+    """
+    from stomp_cli._doctor import Doctor  # noqa: PLC0415 - only this command needs it
+
+    options = take_connection_options(params)
+    code = Doctor(options, _output.console()).run()
+    if code is not ExitCode.OK:
+        sys.exit(int(code))
+
+
 def run() -> None:
     """Run ``stompctl`` (the console script and ``python -m stomp_cli``)."""
     main(prog_name="stompctl")
