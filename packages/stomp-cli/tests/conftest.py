@@ -71,6 +71,8 @@ class LoopbackBroker:
         """Accepted CONNECT ``host`` headers; ``None`` accepts any."""
         self.answer = answer
         """False: read CONNECT and never answer (another protocol's port, or a stuck broker)."""
+        self.blackholes: set[str] = set()
+        """Destinations whose messages are dropped (a broker that loses them)."""
         self.queues: dict[str, deque[Frame]] = {}
         self.connections: list[_Connection] = []
         self._lock = threading.RLock()
@@ -245,6 +247,8 @@ class LoopbackBroker:
 
     def _route(self, frame: Frame) -> None:
         destination = frame.get("destination") or ""
+        if destination in self.blackholes:
+            return
         skip = {"destination", "receipt", "transaction", "content-length"}
         headers = [("destination", destination)]
         headers += [(k, v) for k, v in frame.headers if k not in skip]

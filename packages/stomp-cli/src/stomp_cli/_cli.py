@@ -503,6 +503,86 @@ def doctor(**params: Any) -> None:
         sys.exit(int(code))
 
 
+@main.command()
+@connection_options
+@click.argument("destination", required=False)
+@click.option(
+    "-n",
+    "--count",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Messages to send and receive.",
+)
+@click.option(
+    "--size", type=click.IntRange(min=0), default=100, show_default=True, help="Body bytes."
+)
+@click.option(
+    "--ack",
+    type=click.Choice(["auto", "client", "client-individual"]),
+    default="auto",
+    show_default=True,
+    help="The consumer's ack mode (client: one ACK per 100 messages).",
+)
+@click.option("--persistent", is_flag=True, help="Send persistent:true messages.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Give up after this many seconds without a message (exit 6).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@handled
+def bench(**params: Any) -> None:
+    """Send messages through the broker and receive them back: rate, latency, CPU.
+
+    A consumer subscribes to DESTINATION (default: a new queue
+    /queue/stompctl-bench-<random>), a producer in the same process sends --count
+    messages of --size bytes (a receipt for the last one), and the figures are printed
+    as a table, or as JSON with --json. Latency is from the producer's write to the
+    consumer's read, on this machine's clock.
+    """
+    import uuid  # noqa: PLC0415
+
+    from rich.table import Table  # noqa: PLC0415
+
+    from stomp_cli._bench import run_bench  # noqa: PLC0415
+
+    options = take_connection_options(params)
+    destination = params["destination"] or f"/queue/stompctl-bench-{uuid.uuid4().hex[:12]}"
+    count: int = params["count"]
+    err = _output.console(stderr=True)
+    with _output.progress(err) as bar:
+        task = bar.add_task("received", total=count)
+        result = run_bench(
+            options,
+            destination,
+            count=count,
+            size=params["size"],
+            ack=params["ack"],
+            persistent=params["persistent"],
+            idle_timeout=params["timeout"],
+            on_received=lambda n: bar.update(task, completed=n),
+        )
+    if params["as_json"]:
+        import json  # noqa: PLC0415
+
+        sys.stdout.write(json.dumps({"destination": destination, **result.as_dict()}) + "\n")
+        return
+    table = Table(title=f"{count} messages of {result.size} bytes through {destination}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("messages/s", f"{result.rate:,.0f}")
+    table.add_row("latency p50", f"{result.latency_p50_ms:.2f} ms")
+    table.add_row("latency p99", f"{result.latency_p99_ms:.2f} ms")
+    table.add_row("latency max", f"{result.latency_max_ms:.2f} ms")
+    table.add_row("client CPU", f"{result.cpu_seconds:.2f} s")
+    table.add_row("CPU per message", f"{result.cpu_seconds / count * 1e6:.0f} us")
+    table.add_row("ack, persistent", f"{result.ack}, {'yes' if result.persistent else 'no'}")
+    _output.console().print(table)
+
+
 def run() -> None:
     """Run ``stompctl`` (the console script and ``python -m stomp_cli``)."""
     main(prog_name="stompctl")
