@@ -7,16 +7,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Literal
 
-from stomp_cli._connection import ConnectionOptions, make_client
+from stomp_cli._connection import AckMode, ConnectionOptions, make_client
 from stomp_cli._errors import CommandFailed, ExitCode, Failure, describe
 from stomp_sync import Client, ClientError
 
 SENT_HEADER = "stompctl-sent-ns"
 """The producer's clock (``time.perf_counter_ns``) when it wrote the message."""
-
-BenchAck = Literal["auto", "client", "client-individual"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +62,7 @@ def run_bench(
     *,
     count: int,
     size: int,
-    ack: BenchAck,
+    ack: AckMode,
     persistent: bool,
     idle_timeout: float,
     on_received: Callable[[int], object] = lambda _n: None,

@@ -10,12 +10,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Final, Literal, NoReturn, TypeVar, cast
+from typing import Any, Final, NoReturn, TypeVar, cast
 
 import click
 
 from stomp_cli import _output
-from stomp_cli._connection import ALL_VERSIONS, ConnectionOptions, make_client
+from stomp_cli._connection import ALL_VERSIONS, AckMode, ConnectionOptions, make_client
 from stomp_cli._errors import CommandFailed, ExitCode, Failure, describe
 from stomp_frame import Version
 from stomp_sync import Client, ClientError, Connected, MessageReceived
@@ -344,8 +344,6 @@ def send(**params: Any) -> None:
 
 # -- tail -----------------------------------------------------------------------------------------
 
-AckMode = Literal["auto", "client", "client-individual"]
-
 
 @main.command()
 @connection_options
@@ -581,6 +579,27 @@ def bench(**params: Any) -> None:
     table.add_row("CPU per message", f"{result.cpu_seconds / count * 1e6:.0f} us")
     table.add_row("ack, persistent", f"{result.ack}, {'yes' if result.persistent else 'no'}")
     _output.console().print(table)
+
+
+@main.command()
+@connection_options
+@click.option(
+    "--history",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The history file (default: $XDG_STATE_HOME/stompctl/history).",
+)
+@handled
+def shell(**params: Any) -> None:
+    """An interactive session: send, subscribe, ack, transactions; messages show as they come.
+
+    Type help for the commands. Lines can also be piped in, one command a line.
+    """
+    from stomp_cli._shell import default_history, run_shell  # noqa: PLC0415
+
+    history: Path = params.pop("history") or default_history()
+    options = take_connection_options(params)
+    with connected_client(options) as client:
+        run_shell(client, _output.console(), history=history)
 
 
 def run() -> None:

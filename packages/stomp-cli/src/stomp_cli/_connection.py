@@ -10,12 +10,14 @@ import dataclasses
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, TypeAlias
 
 from stomp_failover import FailoverUri
 from stomp_frame import Version
 from stomp_sync import Client
 
 ALL_VERSIONS = (Version.V1_0, Version.V1_1, Version.V1_2)
+AckMode: TypeAlias = Literal["auto", "client", "client-individual"]
 
 
 @dataclass(frozen=True, kw_only=True)
