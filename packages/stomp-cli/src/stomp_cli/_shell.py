@@ -2,12 +2,13 @@
 
 On a terminal it reads lines with prompt_toolkit (history in a file, editing, incoming
 messages printed above the prompt); from a pipe it reads plain lines, so a session can
-be scripted. A thread receives messages; every other call is made from the reading
-thread (stomp-sync's client serialises them).
+be scripted. A thread receives messages between commands; the commands run from the reading thread,
+never at the same time as a receive.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import sys
 import threading
@@ -50,6 +51,9 @@ class Shell:
         self.transaction: str | None = None
         self._print_lock = threading.Lock()
         self._stop = threading.Event()
+        # One call at a time: the receiving thread polls the client between commands.
+        self._client_lock = threading.Lock()
+        self._busy = threading.Event()
         self._receiver = threading.Thread(target=self._receive, name="stompctl-shell", daemon=True)
 
     def say(self, text: str) -> None:
@@ -69,8 +73,12 @@ class Shell:
 
     def _receive(self) -> None:
         while not self._stop.is_set():
+            if self._busy.is_set():  # a command is waiting for the client: let it in
+                time.sleep(0.005)
+                continue
             try:
-                message = self.client.receive(timeout=0.1)
+                with self._client_lock:
+                    message = self.client.receive(timeout=0.05)
             except (ClientError, OSError) as exc:
                 self.say(f"[red]receive failed:[/] {escape(describe(exc).message)}")
                 return
@@ -97,11 +105,18 @@ class Shell:
         if command is None:
             self.say(f"[red]unknown command {escape(name)!r}[/]: try help")
             return True
+        # wait and help make no client call: the receiving thread goes on meanwhile.
+        exclusive = name not in ("wait", "help")
+        if exclusive:
+            self._busy.set()
         try:
-            command(args)
+            with self._client_lock if exclusive else contextlib.nullcontext():
+                command(args)
         except (ClientError, OSError, ValueError) as exc:
             failure = describe(exc)
             self.say(f"[red]error:[/] {escape(failure.message)}")
+        finally:
+            self._busy.clear()
         return True
 
     def _commands(self) -> dict[str, Callable[[list[str]], None]]:
