@@ -17,9 +17,10 @@ import socket
 import ssl
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trustme
@@ -362,3 +363,18 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+@pytest.fixture
+def make_broker() -> Iterator[Callable[..., LoopbackBroker]]:
+    """Start brokers with the settings given (``make_broker(users=...)``); all stop after."""
+    started: list[LoopbackBroker] = []
+
+    def make(**settings: Any) -> LoopbackBroker:
+        broker = LoopbackBroker(**settings)
+        started.append(broker)
+        return broker
+
+    yield make
+    for broker in started:
+        broker.stop()
