@@ -2,7 +2,8 @@
 
 Installing ``stomp-suite`` installs every layer; import them by their own names
 (``stomp_frame``, ``stomp_commands``, ``stomp_session``, ``stomp_failover``, ``stomp_sync``,
-``stomp_twisted``) and the ``stompctl`` command (``stomp_cli``). This package only says which versions were installed::
+``stomp_twisted``) and the ``stompctl`` command (``stomp_cli``). This package only says which
+versions were installed::
 
     python -m stomp_suite
 """
