@@ -2,8 +2,8 @@
 
 Installing ``stomp-suite`` installs every layer; import them by their own names
 (``stomp_frame``, ``stomp_commands``, ``stomp_session``, ``stomp_failover``, ``stomp_core``,
-``stomp_testing``, ``stomp_sync``, ``stomp_asyncio``, ``stomp_twisted``). This package only
-says which versions were installed::
+``stomp_testing``, ``stomp_sync``, ``stomp_asyncio``, ``stomp_twisted``) and the ``stompctl``
+command (``stomp_cli``). This package only says which versions were installed::
 
     python -m stomp_suite
 """
@@ -27,6 +27,7 @@ LAYERS: Final[dict[str, str]] = {
     "stomp-sync": "stomp_sync",
     "stomp-asyncio": "stomp_asyncio",
     "stomp-twisted": "stomp_twisted",
+    "stomp-cli": "stomp_cli",
 }
 """Each distribution of the toolkit and its import package, from the bottom layer up."""
 

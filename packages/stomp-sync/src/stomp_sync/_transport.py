@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import selectors
 import socket
 import ssl
@@ -106,11 +107,11 @@ def open_socket(
             sock.setblocking(False)
             code = sock.connect_ex(address)
             if code not in _IN_PROGRESS:
-                raise OSError(code, f"{errno.errorcode.get(code, code)}: {broker}")
+                raise OSError(code, os.strerror(code))
             waiter.wait(sock, selectors.EVENT_WRITE)
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code:
-                raise OSError(code, f"connection to {broker} failed: {errno.errorcode.get(code)}")
+                raise OSError(code, os.strerror(code))
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if broker.scheme == "ssl":
                 assert context is not None
