@@ -280,7 +280,7 @@ def test_graceful_shutdown_waits_for_in_flight_handlers(
         result = await client.disconnect()
         return (
             result.clean,
-            client.state is ClientState.DISCONNECTED,
+            client.state is ClientState.CLOSED,
             await left_in(broker, reactor, queue),
         )
 
@@ -390,7 +390,7 @@ def test_failover_after_a_broker_restart_resubscribes(
         # Waits for the reconnection (receipt timeout covers it), then goes out.
         await client.send(queue, b"after", receipt=True, timeout=60)
         await within(reactor, arrived, 30)
-        connects = client.connected_frame
+        connects = client.connected
         assert connects is not None
         result = await client.disconnect()
         assert result.receipt
