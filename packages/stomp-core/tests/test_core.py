@@ -1,0 +1,284 @@
+"""The client core driven sans I/O against the test broker's core, on a fake clock."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from stomp_core import (
+    CLIENT_TRANSITIONS,
+    BrokerError,
+    ClientEnded,
+    ClientInput,
+    ClientState,
+    ConnectFailed,
+    ConnectionLost,
+    ConnectionMade,
+    InvalidRequest,
+    MessageStale,
+    NotConnected,
+    OpenTransport,
+    WaitTimeout,
+)
+from stomp_frame import Version
+from stomp_testing import BrokerCore
+
+if TYPE_CHECKING:
+    from conftest import Loopback
+
+SECRET = "s3cret-passcode"
+
+
+class TestLifeCycle:
+    def test_every_state_can_be_closed_and_closed_can_start_again(self) -> None:
+        for state in ClientState:
+            assert CLIENT_TRANSITIONS[state, ClientInput.CLOSE] is ClientState.CLOSED
+        assert CLIENT_TRANSITIONS[ClientState.CLOSED, ClientInput.START] is ClientState.CONNECTING
+
+    def test_every_state_is_reached_from_idle(self) -> None:
+        seen = {ClientState.IDLE}
+        frontier = [ClientState.IDLE]
+        while frontier:
+            state = frontier.pop()
+            for (source, _), target in CLIENT_TRANSITIONS.items():
+                if source is state and target not in seen:
+                    seen.add(target)
+                    frontier.append(target)
+        assert seen == set(ClientState)
+
+    def test_a_first_connection_goes_idle_connecting_connected(self, make_loop: Any) -> None:
+        loop: Loopback = make_loop()
+        states = [loop.core.state]
+        loop.core.start(0.0)
+        states.append(loop.core.state)
+        assert states == [ClientState.IDLE, ClientState.CONNECTING]
+        loop.pump()
+        assert loop.core.state is ClientState.CONNECTED
+        (made,) = loop.of(ConnectionMade)
+        assert made.reconnected is None
+        assert made.connected.version is Version.V1_2
+        assert loop.core.ready
+
+    def test_starting_twice_is_refused(self, loop: Loopback) -> None:
+        with pytest.raises(InvalidRequest, match="already called: the client is connected"):
+            loop.core.start(loop.now)
+
+    def test_requests_before_start_are_refused_with_the_way_out(self, make_loop: Any) -> None:
+        loop: Loopback = make_loop()
+        with pytest.raises(NotConnected, match="call connect"):
+            loop.core.send("/queue/a", b"x", now=0.0)
+
+    def test_an_error_answering_connect_ends_the_client_without_retrying(
+        self, broker: BrokerCore, make_loop: Any
+    ) -> None:
+        broker.faults.error_on_connect("Bad CONNECT")
+        loop: Loopback = make_loop()
+        loop.start()
+        (ended,) = loop.of(ClientEnded)
+        assert isinstance(ended.error, BrokerError)
+        assert loop.core.state is ClientState.CLOSED
+        assert len(loop.of(OpenTransport)) == 1
+        with pytest.raises(BrokerError, match="Bad CONNECT"):
+            loop.core.check_usable()
+
+    def test_a_connected_timeout_is_an_attempt_failure_then_the_policy_gives_up(
+        self, broker: BrokerCore, make_loop: Any
+    ) -> None:
+        broker.faults.never_answer()
+        loop: Loopback = make_loop(
+            "failover:(tcp://mq.test:61613)?startupMaxReconnectAttempts=1&initialReconnectDelay=100",
+            connected_timeout=5.0,
+        )
+        loop.start()
+        loop.advance(5.0)
+        assert loop.core.state is ClientState.CONNECTING  # a second attempt, after 100 ms
+        loop.advance(5.2)
+        (ended,) = loop.of(ClientEnded)
+        assert isinstance(ended.error, ConnectFailed)
+        assert isinstance(ended.error.cause, WaitTimeout)
+        assert str(ended.error.cause) == "no CONNECTED from tcp://mq.test:61613 within 5 s"
+        assert ended.error.attempts == 2
+
+
+class TestReceipts:
+    def test_a_receipt_settles_its_request(self, loop: Loopback) -> None:
+        receipt = loop.core.send("/queue/a", b"x", receipt=True, now=loop.now)
+        assert receipt == "receipt-1"
+        loop.pump()
+        assert loop.done == {"receipt-1": None}
+
+    def test_a_receipt_times_out_at_its_deadline_and_a_late_one_is_ignored(
+        self, broker: BrokerCore, loop: Loopback
+    ) -> None:
+        broker.faults.withhold_receipts("SEND")
+        loop.core.send("/queue/a", b"x", receipt=True, timeout=2.0, now=loop.now)
+        loop.pump()
+        loop.advance(1.9)
+        assert loop.done == {}
+        loop.advance(0.2)
+        error = loop.done["receipt-1"]
+        assert isinstance(error, WaitTimeout)
+        assert loop.core.state is ClientState.CONNECTED
+        assert loop.core.counters.receipts_lost == 1
+
+    def test_a_receipt_lost_with_the_connection_fails_with_connection_lost(
+        self, broker: BrokerCore, loop: Loopback
+    ) -> None:
+        broker.faults.withhold_receipts("SEND")
+        loop.core.send("/queue/a", b"x", receipt=True, now=loop.now)
+        loop.pump()
+        loop.drop()
+        error = loop.done["receipt-1"]
+        assert isinstance(error, ConnectionLost)
+        assert "lost before the RECEIPT for SEND to /queue/a" in str(error)
+
+    def test_a_refused_subscription_is_forgotten(self, broker: BrokerCore, loop: Loopback) -> None:
+        broker.faults.error_on("SUBSCRIBE", "Bad selector")
+        loop.core.subscribe("/queue/a", receipt=True, now=loop.now)
+        loop.pump()
+        assert isinstance(loop.done["receipt-1"], BrokerError)
+        assert dict(loop.core.subscriptions) == {}
+
+
+class TestOutbound:
+    def test_coalesced_acks_leave_with_the_next_write_or_at_the_ack_delay(
+        self, broker: BrokerCore, loop: Loopback
+    ) -> None:
+        loop.core.subscribe("/queue/a", ack="client-individual", now=loop.now)
+        broker.publish("/queue/a", b"1")
+        broker.publish("/queue/a", b"2")
+        loop.pump()
+        first = loop.core.next_message()
+        second = loop.core.next_message()
+        assert first is not None
+        assert second is not None
+        loop.core.ack(first, defer=True, now=loop.now)
+        loop.pump()
+        assert broker.frames("ACK") == []  # waits for company
+        loop.core.ack(second, defer=True, now=loop.now)
+        loop.advance(0.005)
+        assert broker.frames("ACK") == []
+        loop.advance(0.006)  # ack_delay (10 ms) after the first
+        assert len(broker.frames("ACK")) == 2
+        assert loop.core.counters.messages_acked == 2
+
+    def test_a_write_the_broker_does_not_take_ends_the_connection_after_write_timeout(
+        self, make_loop: Any
+    ) -> None:
+        loop: Loopback = make_loop(write_timeout=3.0, max_outgoing=1000, auto_reconnect=False)
+        loop.start()
+        loop.broker_reads = False
+        loop.core.send("/queue/a", b"x" * 2000, now=loop.now)
+        assert not loop.core.has_room
+        loop.advance(2.9)
+        assert loop.core.state is ClientState.CONNECTED
+        loop.advance(0.2)
+        (ended,) = loop.of(ClientEnded)
+        assert isinstance(ended.error, ConnectionLost)
+        assert isinstance(ended.error.cause, WaitTimeout)
+        assert loop.core.output_size == 0  # nothing left piling up
+
+    def test_written_bytes_are_counted_and_consumed_from_the_front(self, loop: Loopback) -> None:
+        loop.core.send("/queue/a", b"hello", now=loop.now)
+        pending = bytes(loop.core.pending_output())
+        loop.core.output_written(3, loop.now)
+        assert bytes(loop.core.pending_output()) == pending[3:]
+        loop.core.output_written(len(pending) - 3, loop.now)
+        assert loop.core.output_size == 0
+
+
+class TestHeartBeats:
+    def test_while_reading_is_paused_the_broker_is_not_judged_and_beats_go_out(
+        self, broker: BrokerCore, make_loop: Any
+    ) -> None:
+        broker.heart_beat = (1000, 1000)
+        loop: Loopback = make_loop(heart_beat=(1000, 1000))
+        loop.start()
+        broker.faults.stop_heart_beating()
+        loop.core.pause_reading()
+        written = loop.core.counters.bytes_out
+        loop.advance(10.0)
+        assert loop.core.state is ClientState.CONNECTED
+        assert loop.core.counters.bytes_out >= written + 9  # one EOL a second
+        loop.core.resume_reading(loop.now)
+        loop.advance(2.4)
+        assert loop.core.state is ClientState.CONNECTED  # a full allowance from the resumption
+        assert loop.core.counters.heart_beats_missed == 0
+        loop.advance(0.2)
+        assert loop.core.counters.heart_beats_missed == 1  # dropped, then reconnected
+        assert loop.core.counters.reconnects == 1
+
+
+class TestLostConnections:
+    def test_the_reconnected_report_says_what_the_loss_cost(
+        self, broker: BrokerCore, loop: Loopback
+    ) -> None:
+        loop.core.subscribe("/queue/a", ack="client-individual", now=loop.now)
+        broker.publish("/queue/a", b"1")
+        broker.publish("/queue/a", b"2")
+        tx, _ = loop.core.begin(now=loop.now)
+        loop.pump()
+        taken = loop.core.next_message()
+        assert taken is not None
+        loop.reachable = False
+        loop.drop()
+        loop.advance(1.0)  # refused attempts meanwhile: the count is kept, not reset
+        loop.reachable = True
+        loop.advance(60.0)
+        made = loop.of(ConnectionMade)[-1]
+        report = made.reconnected
+        assert report is not None
+        assert report.discarded == 1
+        assert report.aborted_transactions == (tx,)
+        assert report.connected.resubscribed == ("sub-1",)
+        with pytest.raises(MessageStale):
+            loop.core.ack(taken, now=loop.now)
+        with pytest.raises(ConnectionLost, match="rolled it back"):
+            loop.core.commit(tx, now=loop.now)
+
+    def test_a_stale_ack_is_refused_while_reconnecting(
+        self, broker: BrokerCore, loop: Loopback
+    ) -> None:
+        loop.core.subscribe("/queue/a", ack="client", now=loop.now)
+        broker.publish("/queue/a", b"1")
+        loop.pump()
+        message = loop.core.next_message()
+        assert message is not None
+        loop.reachable = False
+        loop.drop()
+        assert loop.core.state is ClientState.RECONNECTING
+        with pytest.raises(MessageStale):
+            loop.core.ack(message, receipt=True, now=loop.now)
+
+
+class TestSettings:
+    @pytest.mark.parametrize(
+        ("name", "value", "text"),
+        [
+            ("connect_timeout", 0, "connect_timeout must be a positive number of seconds"),
+            ("heart_beat", (1, -1), "heart_beat must be (send_ms, receive_ms)"),
+            ("heart_beat_grace", 0.5, "heart_beat_grace must be a finite number >= 1"),
+            ("max_outgoing", 0, "max_outgoing must be a positive number of bytes"),
+            ("login", b"bytes", "login must be a string or None"),
+        ],
+    )
+    def test_a_bad_setting_is_named(self, name: str, value: object, text: str) -> None:
+        from stomp_core import ClientSettings
+
+        with pytest.raises(InvalidRequest, match=text.replace("(", r"\(").replace(")", r"\)")):
+            ClientSettings.make(**{name: value})  # type: ignore[arg-type]
+
+    def test_the_passcode_is_never_shown(self, caplog: pytest.LogCaptureFixture) -> None:
+        from stomp_core import ClientCore, ClientSettings
+
+        settings = ClientSettings.make(login="u", passcode=SECRET)
+        assert SECRET not in repr(settings)
+        with caplog.at_level(logging.DEBUG):
+            core = ClientCore("tcp://h:1", settings)
+            core.start(0.0)
+            core.transport_opened(0.0)
+        assert "passcode:***" in caplog.text
+        assert SECRET not in caplog.text
+        assert SECRET not in repr(core)
