@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from stomp_commands import RemoteCommandError
-from stomp_frame import Frame, ParseError, Parser, Version
+from stomp_frame import Frame, Limits, ParseError, Parser, Version
 from stomp_session import (
     DEFAULT_HEART_BEAT_GRACE,
     Connected,
@@ -768,3 +768,33 @@ class TestLocalErrorsFromTheCommandsLayer:
         session.subscribe("/queue/a", id="sub-1")
         generated, _ = session.subscribe("/queue/b")
         assert generated.id == "sub-2"
+
+
+class TestOutgoingLimits:
+    """What the client writes is held to the same Limits as what it reads."""
+
+    def connected(self, **limits: int) -> Session:
+        session = Session(host="/", limits=Limits(**limits))
+        session.connect(now=0.0)
+        session.receive_data(b"CONNECTED\nversion:1.2\n\n\0", now=0.0)
+        return session
+
+    def test_a_frame_larger_than_max_frame_size_is_refused(self) -> None:
+        session = self.connected(max_frame_size=1000)
+        session.send("/queue/a", b"x" * 900)
+        with pytest.raises(LocalProtocolError, match=r"more than Limits.max_frame_size \(1000\)"):
+            session.send("/queue/a", b"x" * 1000)
+
+    def test_too_many_headers_are_refused(self) -> None:
+        session = self.connected(max_headers=5)
+        session.send("/queue/a", headers={f"h{n}": "v" for n in range(3)})
+        with pytest.raises(
+            LocalProtocolError, match=r"has 7 headers, more than Limits.max_headers"
+        ):
+            session.send("/queue/a", headers={f"h{n}": "v" for n in range(5)})
+
+    def test_a_header_line_longer_than_max_header_line_is_refused(self) -> None:
+        session = self.connected(max_header_line=100)
+        session.send("/queue/a", headers={"h": "v" * 90})
+        with pytest.raises(LocalProtocolError, match=r"104-byte header line"):
+            session.send("/queue/a", headers={"h": "v" * 102})

@@ -112,6 +112,7 @@ class Session:
         "_host",
         "_ids",
         "_last_received",
+        "_limits",
         "_negotiated",
         "_next_beat",
         "_parser",
@@ -165,7 +166,8 @@ class Session:
         self._host = host
         self._heart_beat = heart_beat
         self._grace = float(heart_beat_grace)
-        self._parser = Parser(Version.V1_0, limits=limits or Limits(), handshake=True)
+        self._limits = limits or Limits()
+        self._parser = Parser(Version.V1_0, limits=self._limits, handshake=True)
         self._state = State.DISCONNECTED
         self._version: Version | None = None
         self._generation = 0
@@ -588,9 +590,42 @@ class Session:
             data = serialize(frame, version)
         except InvalidFrame as exc:
             raise LocalProtocolError(str(exc)) from exc
+        self._check_limits(frame, data)
         if receipt is not None:
             self._receipts[receipt] = frame.command
         return data
+
+    def _check_limits(self, frame: Frame, data: bytes) -> None:
+        """Refuse a frame the session's own :class:`~stomp_frame.Limits` would refuse to read.
+
+        What the client writes is held to the bounds it holds the broker to: a broker
+        with the same limits would refuse it (ActiveMQ closes the connection).
+        """
+        limits = self._limits
+        size = len(data)
+        if size > limits.max_frame_size:
+            msg = (
+                f"the {frame.command} frame is {size} bytes, more than Limits.max_frame_size "
+                f"({limits.max_frame_size})"
+            )
+            raise LocalProtocolError(msg)
+        head = size - len(frame.body) - 1
+        if head <= limits.max_header_line and head < 2 * limits.max_headers:
+            return  # too short to break either bound: the common case, checked in O(1)
+        lines = data[:head].split(b"\n")[:-2]  # the command line, then one line a header
+        if len(lines) - 1 > limits.max_headers:
+            msg = (
+                f"the {frame.command} frame has {len(lines) - 1} headers, more than "
+                f"Limits.max_headers ({limits.max_headers})"
+            )
+            raise LocalProtocolError(msg)
+        longest = max(len(line) for line in lines)
+        if longest > limits.max_header_line:
+            msg = (
+                f"the {frame.command} frame has a {longest}-byte header line, more than "
+                f"Limits.max_header_line ({limits.max_header_line})"
+            )
+            raise LocalProtocolError(msg)
 
     def send(
         self,
