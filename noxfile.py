@@ -6,11 +6,11 @@ only that package and the sibling packages it declares (installed from their
 local folders, never from PyPI), so an undeclared import of a sibling fails.
 
 Plain ``nox`` runs lint, every type check, every test session, the integration
-tests, the client contract, the demo, the build, the isolation check of every wheel, the
-docs (built offline, examples run), the tests of the release tooling and the release rehearsal (every package
-published to a local index and installed from it). ``nox -s bench`` runs the benchmarks,
-and ``bump``, ``tag``, ``release-check`` and ``release-order`` drive releases (none of them
-in the default run).
+tests, the client contract, the demo, the build, the isolation check of every wheel,
+the docs (built offline, examples run), the tests of the release tooling and the
+release rehearsal (every package published to a local index and installed from it).
+``nox -s bench`` runs the benchmarks, and ``bump``, ``tag``, ``release-check`` and
+``release-order`` drive releases (none of them in the default run).
 """
 
 from __future__ import annotations
