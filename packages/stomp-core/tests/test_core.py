@@ -282,3 +282,26 @@ class TestSettings:
         assert "passcode:***" in caplog.text
         assert SECRET not in caplog.text
         assert SECRET not in repr(core)
+
+
+class TestNothingLostSilently:
+    def test_sends_without_receipt_dropped_unwritten_are_reported_by_the_next_send(
+        self, loop: Loopback
+    ) -> None:
+        loop.broker_reads = False  # the bytes stay in the client's buffer
+        for n in range(3):
+            loop.core.send("/queue/a", b"%d" % n, now=loop.now)
+        loop.drop()
+        loop.broker_reads = True
+        loop.advance(1.0)  # reconnected
+        assert loop.core.ready
+        with pytest.raises(ConnectionLost, match="3 SEND"):
+            loop.core.send("/queue/a", b"next", now=loop.now)
+        loop.core.send("/queue/a", b"next", now=loop.now)  # said once
+
+    def test_sends_that_were_written_are_not_reported(self, loop: Loopback) -> None:
+        loop.core.send("/queue/a", b"x", now=loop.now)
+        loop.pump()
+        loop.drop()
+        loop.advance(1.0)
+        loop.core.send("/queue/a", b"y", now=loop.now)

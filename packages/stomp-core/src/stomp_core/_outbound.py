@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from stomp_core._errors import ConnectionLost
 from stomp_core._model import ClientSettings, Counters
 from stomp_core._trace import trace_out
 
@@ -29,6 +30,8 @@ class Outbound:
         self._out_since = 0.0
         self._deferred: list[bytes] = []
         self._deferred_at = 0.0
+        self._sends_buffered = 0
+        self._sends_unwritten = 0
 
     def _append(self, data: bytes, now: float) -> None:
         if not self._out_size:
@@ -36,10 +39,12 @@ class Outbound:
         self._out.append(data)
         self._out_size += len(data)
 
-    def _write(self, data: bytes, now: float) -> None:
+    def _write(self, data: bytes, now: float, *, message: bool = False) -> None:
         if self._deferred:
             self._move_deferred(now)
         self._append(data, now)
+        if message:
+            self._sends_buffered += 1
         self.counters.frames_out += 1
         if self._log.isEnabledFor(logging.DEBUG):
             trace_out(self._log, data)
@@ -51,10 +56,30 @@ class Outbound:
         self._append(data, now)
 
     def _clear_output(self) -> None:
+        """Drop what was not written (the connection is gone); remember lost SENDs."""
+        if self._sends_buffered and self._out_size > self._out_head:
+            self._sends_unwritten += self._sends_buffered
+        self._sends_buffered = 0
         self._out.clear()
         self._out_size = 0
         self._out_head = 0
         self._deferred.clear()
+
+    def _raise_unwritten(self) -> None:
+        """Raise once for SENDs without receipt dropped unwritten with a lost connection.
+
+        A SEND with a receipt learns its fate from the receipt; one without learns it
+        here, from the next SEND, so that nothing is lost without the caller hearing.
+        """
+        count = self._sends_unwritten
+        if count:
+            self._sends_unwritten = 0
+            msg = (
+                f"{count} SEND(s) without receipt were still unwritten when the connection "
+                "was lost, so the broker never got them: send them again (only a receipt "
+                "proves that the broker has a message)"
+            )
+            raise ConnectionLost(msg)
 
     def flush(self, now: float) -> None:
         """Move coalesced ACKs to the outbound buffer now (before the adapter waits)."""
@@ -93,6 +118,7 @@ class Outbound:
             self._out.clear()
             self._out_size = 0
             self._out_head = 0
+            self._sends_buffered = 0
 
     def data_to_send(self, now: float) -> bytes:
         """Take every byte to write (for transports that buffer themselves)."""

@@ -186,6 +186,7 @@ class Requests(Outbound):
         """
         timeout = self._check_timeout(timeout)
         self._require_ready()
+        self._raise_unwritten()
         self._check_transaction(transaction)
         receipt_id = self._new_receipt(given=receipt)
         try:
@@ -199,7 +200,7 @@ class Requests(Outbound):
             )
         except LocalProtocolError as exc:
             raise session_error(exc) from exc
-        self._write(data, now)
+        self._write(data, now, message=receipt_id is None)
         self._await(receipt_id, f"SEND to {destination}", timeout, now)
         return receipt_id
 
