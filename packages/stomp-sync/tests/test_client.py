@@ -722,3 +722,73 @@ class TestErrors:
         copy = pickle.loads(pickle.dumps(BrokerError(error, command="SEND")))
         assert str(copy) == "the broker sent ERROR in answer to SEND: bad: trace"
         assert copy.frame.body == b"trace"
+
+
+class TestThreads:
+    """Defect: threads sleeping in select() missed what another thread read for them."""
+
+    def test_a_thread_waiting_in_receive_is_woken_when_another_thread_reads_its_message(
+        self, make_broker: MakeBroker
+    ) -> None:
+        broker = make_broker()
+        with client_for(broker.uri) as client:
+            client.subscribe("/queue/a")
+            got: list[MessageReceived | None] = []
+            waiter = threading.Thread(target=lambda: got.append(client.receive(timeout=30)))
+            waiter.start()
+            time.sleep(0.2)  # the waiter is inside receive(), maybe doing the I/O
+            for _ in range(5):  # this thread waits for receipts: it may read the MESSAGE
+                client.send("/queue/a", b"x", receipt=True)
+            waiter.join(timeout=10)  # 30 s if the waiter slept past its message
+            assert not waiter.is_alive()
+            assert got[0] is not None
+            assert got[0].body == b"x"
+
+    def test_sends_with_receipts_from_two_threads_all_complete(
+        self, make_broker: MakeBroker
+    ) -> None:
+        broker = make_broker()
+        errors: list[BaseException] = []
+        with client_for(broker.uri) as client:
+
+            def send_many(tag: str) -> None:
+                try:
+                    for n in range(300):
+                        client.send("/queue/b", f"{tag}-{n}".encode(), receipt=True)
+                except BaseException as exc:  # noqa: BLE001 - reported below
+                    errors.append(exc)
+
+            threads = [threading.Thread(target=send_many, args=(tag,)) for tag in "ab"]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+            assert not any(thread.is_alive() for thread in threads)
+        assert errors == []
+        sends = [f for f in broker.peers[0].frames if f.command == "SEND"]
+        assert len(sends) == 600
+        assert client.counters.receipts_awaited == 600
+
+    def test_close_from_another_thread_ends_a_receive_waiting_for_ever(
+        self, make_broker: MakeBroker
+    ) -> None:
+        broker = make_broker()
+        client = client_for(broker.uri)
+        client.connect()
+        client.subscribe("/queue/quiet")
+        failures: list[BaseException] = []
+
+        def wait_for_ever() -> None:
+            try:
+                client.receive(timeout=None)
+            except ClientError as exc:
+                failures.append(exc)
+
+        waiter = threading.Thread(target=wait_for_ever)
+        waiter.start()
+        time.sleep(0.2)
+        client.close()
+        waiter.join(timeout=10)
+        assert not waiter.is_alive()
+        assert len(failures) == 1
+        assert "closed" in str(failures[0])
