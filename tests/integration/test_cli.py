@@ -52,7 +52,9 @@ def test_send_then_tail_as_json(broker: BrokerInfo, unique_queue: QueueNamer) ->
 def test_ping_names_the_broker(broker: BrokerInfo) -> None:
     result = stompctl(broker, "ping")
     assert result.exit_code == 0, result.output
-    server = {"activemq": "ActiveMQ/", "rabbitmq": "RabbitMQ/"}[broker.name]
+    server = {"activemq": "ActiveMQ/", "rabbitmq": "RabbitMQ/", "artemis": "ActiveMQ-Artemis/"}[
+        broker.name
+    ]
     assert f"server       {server}" in result.stdout
     assert "STOMP 1.2" in result.stdout
 
