@@ -18,7 +18,7 @@ from stomp_core import (
     ClientError,
     ClientSettings,
     ClientState,
-    Counters,
+    ClientView,
     DisconnectResult,
     InvalidRequest,
     NotConnected,
@@ -26,7 +26,7 @@ from stomp_core import (
     WaitTimeout,
 )
 from stomp_core._model import positive
-from stomp_failover import Broker, FailoverUri
+from stomp_failover import FailoverUri
 from stomp_frame import Limits, Version
 from stomp_session import DEFAULT_HEART_BEAT_GRACE, Connected, MessageReceived, Subscription
 
@@ -36,7 +36,7 @@ DEFAULT_MAX_WAITING = 4096
 """Received messages the client holds before it stops reading from the broker."""
 
 
-class Client:
+class Client(ClientView):
     """An asyncio STOMP client over TCP or TLS, for STOMP 1.0, 1.1 and 1.2.
 
     A thin adapter over :class:`stomp_core.ClientCore`, which decides everything
@@ -162,44 +162,9 @@ class Client:
     # -- what the caller can see ---------------------------------------------------------------
 
     @property
-    def uri(self) -> FailoverUri:
-        """The failover URI the client follows."""
-        return self._core.uri
-
-    @property
-    def state(self) -> ClientState:
-        """Where the client is in its life (connecting, connected, reconnecting, ...)."""
-        return self._core.state
-
-    @property
-    def is_connected(self) -> bool:
-        """Whether a connection is up (CONNECTED received)."""
-        return self._core.ready
-
-    @property
-    def broker(self) -> Broker | None:
-        """The broker of the current connection, or ``None``."""
-        return self._core.broker
-
-    @property
-    def connected(self) -> Connected | None:
-        """The CONNECTED of the current connection (version, server, heart-beats), or ``None``."""
-        return self._core.connected
-
-    @property
-    def version(self) -> Version | None:
-        """The negotiated STOMP version of the current connection, or ``None``."""
-        return self._core.version
-
-    @property
     def subscriptions(self) -> Mapping[str, Subscription]:
         """The subscriptions, by id, that are replayed after a reconnection."""
         return self._core.subscriptions
-
-    @property
-    def counters(self) -> Counters:
-        """What the client did so far: frames, bytes, messages, receipts, reconnects."""
-        return self._core.counters
 
     @property
     def messages_waiting(self) -> int:
@@ -210,10 +175,6 @@ class Client:
     def reading_paused(self) -> bool:
         """Whether reading from the broker is paused because too many messages wait."""
         return self._link.read_paused
-
-    def is_current(self, message: MessageReceived) -> bool:
-        """Whether *message* came on the current connection (so that it can be acknowledged)."""
-        return self._core.is_current(message)
 
     # -- connecting and ending -------------------------------------------------------------------
 

@@ -60,6 +60,7 @@ from stomp_core._model import (
 )
 from stomp_core._model import positive as check_timeout
 from stomp_core._state import CLIENT_TRANSITIONS, ClientInput, ClientState
+from stomp_core._view import ClientView
 
 __all__ = [
     "CLIENT_TRANSITIONS",
@@ -72,6 +73,7 @@ __all__ = [
     "ClientInput",
     "ClientSettings",
     "ClientState",
+    "ClientView",
     "CloseTransport",
     "ConnectFailed",
     "ConnectionDropped",

@@ -20,7 +20,7 @@ from stomp_core import (
     ClientError,
     ClientSettings,
     ClientState,
-    Counters,
+    ClientView,
     DisconnectResult,
     NotConnected,
     Reconnected,
@@ -28,7 +28,7 @@ from stomp_core import (
     WaitTimeout,
     check_timeout,
 )
-from stomp_failover import Broker, FailoverUri
+from stomp_failover import FailoverUri
 from stomp_frame import Limits, Version
 from stomp_session import DEFAULT_HEART_BEAT_GRACE, Connected, MessageReceived, Subscription
 from stomp_sync._io import SocketPump
@@ -39,7 +39,7 @@ _BEATER_IDLE: Final = 0.5
 """Seconds the heart-beat thread sleeps at most between two looks at the timers."""
 
 
-class Client:
+class Client(ClientView):
     """A blocking STOMP client over TCP or TLS, for STOMP 1.0, 1.1 and 1.2.
 
     A thin adapter over :class:`stomp_core.ClientCore`, which decides everything
@@ -167,53 +167,14 @@ class Client:
     # -- what the caller can see ---------------------------------------------------------------
 
     @property
-    def uri(self) -> FailoverUri:
-        """The failover URI the client follows."""
-        return self._core.uri
-
-    @property
-    def state(self) -> ClientState:
-        """Where the client is in its life (connecting, connected, reconnecting, ...)."""
-        return self._core.state
-
-    @property
-    def is_connected(self) -> bool:
-        """Whether a connection is up (CONNECTED received)."""
-        return self._core.ready
-
-    @property
-    def broker(self) -> Broker | None:
-        """The broker of the current connection, or ``None``."""
-        return self._core.broker
-
-    @property
-    def connected(self) -> Connected | None:
-        """The CONNECTED of the current connection (version, server, heart-beats), or ``None``."""
-        return self._core.connected
-
-    @property
-    def version(self) -> Version | None:
-        """The negotiated STOMP version of the current connection, or ``None``."""
-        return self._core.version
-
-    @property
     def subscriptions(self) -> Mapping[str, Subscription]:
         """The subscriptions, by id, that are replayed after a reconnection."""
         return self._core.subscriptions
 
     @property
-    def counters(self) -> Counters:
-        """What the client did so far: frames, bytes, messages, receipts, reconnects."""
-        return self._core.counters
-
-    @property
     def messages_waiting(self) -> int:
         """How many received messages wait in the client for :meth:`receive`."""
         return self._core.messages_waiting
-
-    def is_current(self, message: MessageReceived) -> bool:
-        """Whether *message* came on the current connection (so that it can be acknowledged)."""
-        return self._core.is_current(message)
 
     # -- connecting and ending -------------------------------------------------------------------
 

@@ -20,8 +20,8 @@ from stomp_core import (
     ClientError,
     ClientSettings,
     ClientState,
+    ClientView,
     ConnectionMade,
-    Counters,
     DisconnectResult,
     InvalidRequest,
     Reconnected,
@@ -29,7 +29,7 @@ from stomp_core import (
     UnfinishedHandler,
     check_timeout,
 )
-from stomp_failover import Broker, FailoverUri, RandomSource
+from stomp_failover import FailoverUri, RandomSource
 from stomp_frame import Limits, Version
 from stomp_session import DEFAULT_HEART_BEAT_GRACE, Connected, MessageReceived
 from stomp_twisted._driver import Driver, Outcome
@@ -57,7 +57,7 @@ PREFETCH_HEADERS: Final = ("activemq.prefetchSize", "prefetch-count")
 broker sends; set to ``max_in_flight`` unless given (and not for ``auto`` subscriptions)."""
 
 
-class Client:
+class Client(ClientView):
     """An asynchronous STOMP client on Twisted, connected through a failover URI.
 
     A thin adapter over :class:`stomp_core.ClientCore`, which decides everything
@@ -173,38 +173,9 @@ class Client:
         return state
 
     @property
-    def uri(self) -> FailoverUri:
-        """The failover URI (``str()`` of it hides passwords)."""
-        return self._core.uri
-
-    @property
-    def broker(self) -> Broker | None:
-        """The broker of the current connection, or ``None`` while not connected."""
-        return self._core.broker
-
-    @property
-    def version(self) -> Version | None:
-        """The negotiated STOMP version while connected, else ``None``."""
-        return self._core.version
-
-    @property
-    def connected(self) -> Connected | None:
-        """The current connection's CONNECTED, or ``None`` without one."""
-        return self._core.connected
-
-    @property
     def subscriptions(self) -> Mapping[str, Subscription]:
         """The active subscriptions by id (a read-only view)."""
         return MappingProxyType(self._subs)
-
-    @property
-    def counters(self) -> Counters:
-        """What the client did so far: frames, bytes, messages, receipts, reconnects."""
-        return self._core.counters
-
-    def is_current(self, message: MessageReceived) -> bool:
-        """Whether *message* came on the current connection (so that it can be acknowledged)."""
-        return self._core.is_current(message)
 
     @property
     def disconnected(self) -> Deferred[DisconnectResult]:
