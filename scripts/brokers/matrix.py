@@ -33,6 +33,8 @@ CLIENTS = {
     "test_session_brokers": "stomp-session",
     "test_sync_client": "stomp-sync",
     "test_twisted_client": "stomp-twisted",
+    "test_asyncio_client": "stomp-asyncio",
+    "test_cli": "stomp-cli (stompctl)",
 }
 """Test module -> what it exercises (modules not listed are left out of the matrix)."""
 BROKERS = ("activemq", "rabbitmq", "artemis", "apollo")
