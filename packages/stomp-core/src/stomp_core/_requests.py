@@ -184,11 +184,15 @@ class Requests(Outbound):
             ConnectionLost: *transaction* was rolled back with a lost connection.
             InvalidRequest: a frame the version cannot carry, an unknown transaction, ...
         """
-        timeout = self._check_timeout(timeout)
-        self._require_ready()
-        self._raise_unwritten()
-        self._check_transaction(transaction)
-        receipt_id = self._new_receipt(given=receipt)
+        if timeout is not None:
+            timeout = self._check_timeout(timeout)
+        if self._state is not ClientState.CONNECTED or self._errors:
+            self._require_ready()
+        if self._sends_unwritten:
+            self._raise_unwritten()
+        if transaction is not None:
+            self._check_transaction(transaction)
+        receipt_id = None if receipt is False else self._new_receipt(given=receipt)
         try:
             data = self._session.send(
                 destination,
@@ -201,7 +205,8 @@ class Requests(Outbound):
         except LocalProtocolError as exc:
             raise session_error(exc) from exc
         self._write(data, now, message=receipt_id is None)
-        self._await(receipt_id, f"SEND to {destination}", timeout, now)
+        if receipt_id is not None:
+            self._await(receipt_id, f"SEND to {destination}", timeout, now)
         return receipt_id
 
     def subscribe(
@@ -328,13 +333,17 @@ class Requests(Outbound):
         defer: bool,
         now: float,
     ) -> str | None:
-        command = "ACK" if positive_ack else "NACK"
-        self.refuse_stale(message, command)
-        timeout = self._check_timeout(timeout)
-        self._require_ready()
-        self._check_transaction(transaction)
-        receipt_id = self._new_receipt(given=receipt)
-        settle = self._session.ack if positive_ack else self._session.nack
+        session = self._session
+        if not session.is_current(message):
+            self.refuse_stale(message, "ACK" if positive_ack else "NACK")
+        if timeout is not None:
+            timeout = self._check_timeout(timeout)
+        if self._state is not ClientState.CONNECTED or self._errors:
+            self._require_ready()
+        if transaction is not None:
+            self._check_transaction(transaction)
+        receipt_id = None if receipt is False else self._new_receipt(given=receipt)
+        settle = session.ack if positive_ack else session.nack
         try:
             data = settle(message, transaction=transaction, receipt=receipt_id)
         except LocalProtocolError as exc:
@@ -354,7 +363,9 @@ class Requests(Outbound):
                 self._move_deferred(now)
             return None
         self._write(data, now)
-        self._await(receipt_id, f"{command} of {message.message.message_id}", timeout, now)
+        if receipt_id is not None:
+            command = "ACK" if positive_ack else "NACK"
+            self._await(receipt_id, f"{command} of {message.message.message_id}", timeout, now)
         return receipt_id
 
     def drop_stale(self, message: MessageReceived) -> bool:

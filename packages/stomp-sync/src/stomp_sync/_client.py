@@ -272,14 +272,16 @@ class Client(ClientView):
 
         *act* is given the time and the seconds left; one deadline covers it all.
         """
-        wait = (
-            check_timeout("timeout", timeout, optional=True) or self._core.settings.receipt_timeout
-        )
+        core, pump = self._core, self._pump
+        wait = core.settings.receipt_timeout
+        if timeout is not None:
+            wait = check_timeout("timeout", timeout) or wait
         with self._lock:
-            core, pump = self._core, self._pump
-            deadline = time.monotonic() + wait
-            pump.wait_ready(deadline, wait)
             now = time.monotonic()
+            deadline = now + wait
+            if not (core.ready and core.has_room):
+                pump.wait_ready(deadline, wait)
+                now = time.monotonic()
             receipt_id = act(now, max(deadline - now, 1e-3))
             pump.write()
             if receipt_id is not None:
