@@ -120,6 +120,7 @@ class Session:
         "_receipts",
         "_receive_interval",
         "_send_interval",
+        "_short_frame",
         "_state",
         "_subscriptions",
         "_transactions",
@@ -167,6 +168,13 @@ class Session:
         self._heart_beat = heart_beat
         self._grace = float(heart_beat_grace)
         self._limits = limits or Limits()
+        # A frame this short can break no bound: no header line longer than it, and fewer
+        # than max_headers lines (each takes two bytes at least).
+        self._short_frame = min(
+            self._limits.max_frame_size,
+            self._limits.max_header_line,
+            2 * self._limits.max_headers - 1,
+        )
         self._parser = Parser(Version.V1_0, limits=self._limits, handshake=True)
         self._state = State.DISCONNECTED
         self._version: Version | None = None
@@ -601,8 +609,10 @@ class Session:
         What the client writes is held to the bounds it holds the broker to: a broker
         with the same limits would refuse it (ActiveMQ closes the connection).
         """
-        limits = self._limits
         size = len(data)
+        if size <= self._short_frame:
+            return  # too short to break any bound: the common case, one comparison
+        limits = self._limits
         if size > limits.max_frame_size:
             msg = (
                 f"the {frame.command} frame is {size} bytes, more than Limits.max_frame_size "
@@ -611,7 +621,7 @@ class Session:
             raise LocalProtocolError(msg)
         head = size - len(frame.body) - 1
         if head <= limits.max_header_line and head < 2 * limits.max_headers:
-            return  # too short to break either bound: the common case, checked in O(1)
+            return  # a large body, a short header block
         lines = data[:head].split(b"\n")[:-2]  # the command line, then one line a header
         if len(lines) - 1 > limits.max_headers:
             msg = (
