@@ -47,7 +47,7 @@ def main() -> int:
         b"MESSAGE\nsubscription:0\nmessage-id:ID\\cbroker-1\\c1\ndestination:/queue/demo\n"
         b"content-length:3\n\nhi!\x00\n"
     )
-    parser = Parser()
+    parser = Parser(Version.V1_0, handshake=True)  # any version's frames until CONNECTED
     events = []
     for byte in stream:
         parser.receive_data(bytes([byte]))
