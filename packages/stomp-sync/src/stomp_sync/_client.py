@@ -321,6 +321,20 @@ class Client(ClientView):
             BrokerError: the broker answered with ERROR.
             InvalidRequest: a frame the version cannot carry, an unknown transaction.
         """
+        core = self._core
+        if receipt is False and timeout is None:
+            with self._lock:  # the hot path: connected, room to write, nothing to await
+                if core.ready and core.has_room:
+                    core.send(
+                        destination,
+                        body,
+                        headers=headers,
+                        content_length=content_length,
+                        transaction=transaction,
+                        now=time.monotonic(),
+                    )
+                    self._pump.write_or_wait()
+                    return
         self._request(
             lambda now, left: self._core.send(
                 destination,
@@ -438,10 +452,7 @@ class Client(ClientView):
                 now = time.monotonic()
                 settle(message, transaction=transaction, defer=core.messages_waiting > 0, now=now)
                 if core.output_size:
-                    self._pump.write()
-                    if not core.has_room:
-                        wait = core.settings.write_timeout
-                        self._pump.wait_room(now + wait, wait)
+                    self._pump.write_or_wait()
             return
         core.refuse_stale(message, "NACK" if nack else "ACK")
         self._request(
@@ -526,7 +537,7 @@ class Client(ClientView):
         with self._lock:
             message = core.next_message()
             if message is not None:
-                self._pump.service()
+                self._pump.service_soon()
                 return message
             wait = check_timeout("timeout", timeout, optional=True)
             core.check_usable()
