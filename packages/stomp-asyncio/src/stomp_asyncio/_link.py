@@ -335,16 +335,7 @@ class Link:
     def _reconnected(self, report: Reconnected) -> None:
         hook = self._on_reconnect
         if hook is None:
-            logger.warning(
-                "reconnected to %s after: %s (resubscribed %d, discarded %d unacked messages "
-                "for redelivery, %d transactions rolled back, %d receipts lost)",
-                report.broker,
-                report.cause,
-                len(report.connected.resubscribed),
-                report.discarded,
-                len(report.aborted_transactions),
-                len(report.lost_receipts),
-            )
+            logger.warning("%s", report)
             return
         try:
             result = hook(report)

@@ -276,6 +276,15 @@ class Reconnected:
     lost_receipts: tuple[str, ...]
     discarded: int
 
+    def __str__(self) -> str:
+        """One line for a log: where, why, and what the loss cost."""
+        return (
+            f"reconnected to {self.broker} after: {self.cause} (resubscribed "
+            f"{len(self.connected.resubscribed)}, discarded {self.discarded} unacked messages "
+            f"for redelivery, {len(self.aborted_transactions)} transactions rolled back, "
+            f"{len(self.lost_receipts)} receipts lost)"
+        )
+
 
 @dataclass(slots=True)
 class Counters:

@@ -230,16 +230,7 @@ class Client(ClientView):
         if self._on_reconnect is not None:
             self._on_reconnect(report)
         else:
-            logger.warning(
-                "reconnected to %s after: %s (resubscribed %d, discarded %d unacked messages, "
-                "%d transactions rolled back, %d receipts lost)",
-                report.broker,
-                report.cause,
-                len(report.connected.resubscribed),
-                report.discarded,
-                len(report.aborted_transactions),
-                len(report.lost_receipts),
-            )
+            logger.warning("%s", report)
 
     def _dropped(self) -> None:
         stale = self._core.drop_stale
