@@ -490,8 +490,11 @@ EOF
   <core xmlns="urn:activemq:core">
     <name>stomp-test</name>
     <persistence-enabled>true</persistence-enabled>
-    <!-- delivery counts are stored: a message delivered before a restart comes back redelivered -->
+    <!-- delivery counts are stored, also before each delivery (not only when a delivery is
+         cancelled, which a restart may not get to): a message delivered before a restart
+         always comes back marked redelivered -->
     <max-redelivery-records>1</max-redelivery-records>
+    <persist-delivery-count-before-delivery>true</persist-delivery-count-before-delivery>
     <journal-type>NIO</journal-type>
     <journal-datasync>true</journal-datasync>
     <journal-min-files>2</journal-min-files>
