@@ -188,6 +188,32 @@ class TestOutbound:
         loop.core.output_written(len(pending) - 3, loop.now)
         assert loop.core.output_size == 0
 
+    def test_a_large_buffer_is_handed_out_in_bounded_pieces_not_joined_whole_each_time(
+        self, make_loop: Any
+    ) -> None:
+        # A broker that stops reading lets the buffer grow to max_outgoing; each write
+        # attempt must copy a bounded amount, not the whole buffer again (quadratic).
+        loop: Loopback = make_loop(max_outgoing=8 << 20, auto_reconnect=False)
+        loop.start()
+        loop.broker_reads = False
+        sent = [b"%06d" % number + b"x" * 994 for number in range(3000)]
+        for body in sent:
+            loop.core.send("/queue/a", body, now=loop.now)
+        total = loop.core.output_size
+        first = loop.core.pending_output()
+        assert 64 * 1024 <= len(first) < 64 * 1024 + 2048  # small frames joined, up to ~64 KiB
+        assert loop.core.pending_output().obj is first.obj  # asked again: no new copy
+        written = bytearray()
+        while loop.core.output_size:
+            piece = loop.core.pending_output()
+            assert len(piece) < 64 * 1024 + 2048
+            take = max(1, len(piece) // 3)  # partial writes, as a full socket makes them
+            written += piece[:take]
+            loop.core.output_written(take, loop.now)
+        assert len(written) == total
+        bodies = [frame.split(b"\n\n", 1)[1][:1000] for frame in bytes(written).split(b"\x00")[:-1]]
+        assert bodies == sent
+
 
 class TestHeartBeats:
     def test_while_reading_is_paused_the_broker_is_not_judged_and_beats_go_out(

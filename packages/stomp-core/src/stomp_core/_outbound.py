@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections import deque
 
 from stomp_core._errors import ConnectionLost
 from stomp_core._model import ClientSettings, Counters
 from stomp_core._trace import trace_out
 
 __all__ = ["Outbound"]
+
+# pending_output joins small frames at the head of the buffer into one write of at most
+# about this many bytes: few system calls for many small frames, and a bounded copy per
+# call however much is buffered (a peer that stops reading must not make each call
+# copy the whole buffer again).
+_JOIN_UP_TO = 65536
 
 
 class Outbound:
@@ -24,7 +31,7 @@ class Outbound:
     counters: Counters
 
     def _init_outbound(self) -> None:
-        self._out: list[bytes] = []
+        self._out: deque[bytes] = deque()
         self._out_size = 0
         self._out_head = 0
         self._out_since = 0.0
@@ -97,15 +104,31 @@ class Outbound:
         return self._out_size - self._out_head < self._settings.max_outgoing
 
     def pending_output(self) -> memoryview:
-        """The bytes to write, oldest first; report what was written with :meth:`output_written`."""
+        """The next bytes to write, oldest first; report what went with :meth:`output_written`.
+
+        It may be only the head of the buffer (up to about 64 KiB of small frames joined,
+        or one larger frame): write it, report it, and ask again while
+        :attr:`output_size` says more is waiting.
+        """
         out = self._out
-        if len(out) > 1:
-            joined = b"".join(out)
-            out.clear()
-            out.append(joined)
         if not out:
             return memoryview(b"")
-        return memoryview(out[0])[self._out_head :]
+        head = self._out_head
+        first = out[0]
+        if len(out) > 1 and len(first) - head < _JOIN_UP_TO:
+            out.popleft()
+            parts = [memoryview(first)[head:] if head else first]
+            size = len(first) - head
+            while out and size < _JOIN_UP_TO:
+                chunk = out.popleft()
+                parts.append(chunk)
+                size += len(chunk)
+            first = b"".join(parts)
+            out.appendleft(first)
+            self._out_size -= head
+            self._out_head = head = 0
+        view = memoryview(first)
+        return view[head:] if head else view
 
     def output_written(self, count: int, now: float) -> None:
         """*count* bytes of :meth:`pending_output` were written."""
@@ -113,20 +136,31 @@ class Outbound:
             return
         self.counters.bytes_out += count
         self._out_since = now
-        self._out_head += count
-        if self._out_head >= self._out_size:
+        head = self._out_head + count
+        if head >= self._out_size:
             self._out.clear()
             self._out_size = 0
             self._out_head = 0
             self._sends_buffered = 0
+            return
+        out = self._out
+        while head >= len(out[0]):
+            written = out.popleft()
+            head -= len(written)
+            self._out_size -= len(written)
+        self._out_head = head
 
     def data_to_send(self, now: float) -> bytes:
         """Take every byte to write (for transports that buffer themselves)."""
         out = self._out
         if not out:
             return b""
-        data = out[0] if len(out) == 1 else b"".join(out)
-        if self._out_head:
-            data = data[self._out_head :]
+        head = self._out_head
+        if len(out) == 1:
+            data = out[0][head:] if head else out[0]
+        else:
+            first = out.popleft()
+            out.appendleft(first[head:] if head else first)
+            data = b"".join(out)
         self.output_written(len(data), now)
         return data
