@@ -1,0 +1,36 @@
+"""Bytes the session writes without building a frame: the fast paths of SEND and ACK/NACK.
+
+Each writes exactly what the full path (stomp_commands, then stomp_frame.serialize)
+writes for the same request; the tests compare the two.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from stomp_session._state import Input
+
+__all__ = ["ACK_LINES", "SEND_PREFIXES", "escape_v1_2"]
+
+SEND_PREFIXES: Final = 256
+"""How many destinations' SEND prefixes a session keeps (then it starts again)."""
+
+ACK_LINES: Final = {Input.ACK: b"ACK\nid:", Input.NACK: b"NACK\nid:"}
+"""The command line and the start of the ``id`` header of a STOMP 1.2 ACK or NACK."""
+
+
+def escape_v1_2(value: str) -> bytes:
+    r"""Return *value* as UTF-8 with STOMP 1.2's escapes (``\\``, ``\c``, ``\n``, ``\r``).
+
+    The caller keeps NUL out (the full path refuses it).
+    """
+    data = value.encode()
+    if b"\\" in data:
+        data = data.replace(b"\\", b"\\\\")
+    if b":" in data:
+        data = data.replace(b":", b"\\c")
+    if b"\n" in data:
+        data = data.replace(b"\n", b"\\n")
+    if b"\r" in data:
+        data = data.replace(b"\r", b"\\r")
+    return data
