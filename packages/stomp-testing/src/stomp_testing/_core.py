@@ -108,6 +108,8 @@ class BrokerConnection:
         websocket: The WebSocket path it serves STOMP on (``"/ws"``), or ``None`` for
             plain STOMP over TCP.
         subprotocol: The WebSocket subprotocol it accepted, once upgraded.
+        websocket_close: The close code of the client's WebSocket close frame, once
+            received (1000 after a graceful disconnect).
     """
 
     def __init__(
@@ -116,9 +118,11 @@ class BrokerConnection:
         self._broker = broker
         self.websocket = websocket
         self.subprotocol: str | None = None
+        self.websocket_close: int | None = None
         self._ws: ServerCodec | None = None
         self._ws_raw: list[bytes] = []
         self._ws_close_pending = False
+        self._ws_awaiting_close = False
         if websocket is not None:
             from stomp_websocket import ServerCodec  # noqa: PLC0415 - an optional extra
 
@@ -148,8 +152,11 @@ class BrokerConnection:
 
     @property
     def should_close(self) -> bool:
-        """Whether the shell should close the transport once :meth:`data_to_send` is written."""
-        return self._closing
+        """Whether the shell should close the transport once :meth:`data_to_send` is written.
+
+        Over WebSocket, after the broker's close frame, once the client's answer came.
+        """
+        return self._closing and not self._ws_awaiting_close
 
     @property
     def should_abort(self) -> bool:
@@ -159,6 +166,8 @@ class BrokerConnection:
     @property
     def reading(self) -> bool:
         """Whether the broker takes bytes (``False`` under :meth:`Faults.stop_reading`)."""
+        if self._ws_awaiting_close:
+            return True  # for the client's close frame
         return not self._closing and self._broker.faults._is_reading(self.number)
 
     @property
@@ -189,6 +198,9 @@ class BrokerConnection:
         While :attr:`reading` is false the bytes are held and nothing is processed;
         feed ``b""`` once it is true again to process them.
         """
+        if self._ws_awaiting_close and data and not self._lost:
+            self._ws_receive(data)  # only the client's close frame matters now
+            return
         if self._closing or self._lost:
             return
         if data:
@@ -257,6 +269,8 @@ class BrokerConnection:
                 self.subprotocol = chosen
                 self._ws_raw.append(codec.accept(chosen))
             elif isinstance(event, Closed):
+                self.websocket_close = event.code
+                self._ws_awaiting_close = False
                 self._ws_raw.append(codec.data_to_send())
                 if stomp:  # the frames before the close first; the close comes after
                     self._ws_close_pending = True
@@ -275,8 +289,9 @@ class BrokerConnection:
         if out:
             size = self._broker.websocket_message_size or len(out)
             raw.extend(codec.frame(out[at : at + size]) for at in range(0, len(out), size))
-        if self._closing and not self._aborting:
+        if self._closing and not self._aborting and codec.open:
             raw.append(codec.close())
+            self._ws_awaiting_close = self.websocket_close is None
         data = b"".join(raw)
         raw.clear()
         return data
@@ -327,6 +342,7 @@ class BrokerConnection:
         if self._lost:
             return
         self._aborting = True
+        self._ws_awaiting_close = False
         self._out.clear()
         self.close()
 
