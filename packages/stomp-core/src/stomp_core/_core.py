@@ -524,11 +524,13 @@ class ClientCore(Requests):
         return stomp
 
     def _ws_closed(self, codec: WebSocketCodec, event: Closed, now: float) -> None:
-        if self._ws_out is not codec or self._phase is None:
+        if self._ws_out is not codec:
             return
         answer = codec.data_to_send()
-        if answer:
+        if answer:  # the answer to the broker's close frame
             self._append_raw(answer, now)
+        if self._phase is None:
+            return  # the close that follows DISCONNECT's RECEIPT: the graceful end
         cause = ConnectionLost(f"{self._broker} closed the WebSocket ({event})")
         if self._phase is _Phase.UP:
             self._drop(cause, now)
