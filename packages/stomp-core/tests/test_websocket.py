@@ -58,7 +58,7 @@ class TestUpgrade:
         loop.connection.receive_data(request, loop.now)
         loop.core.receive_data(loop.connection.data_to_send(), loop.now)
         connect = loop.core.data_to_send(loop.now)
-        assert connect[0] == 0x82  # one binary message
+        assert connect[0] == 0x81  # one text message (CONNECT is UTF-8)
         loop.pump()
         loop.connection.receive_data(connect, loop.now)
         loop.pump()

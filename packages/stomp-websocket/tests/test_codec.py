@@ -32,7 +32,7 @@ GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 def pair(
     *, subprotocols: tuple[str, ...] = STOMP_SUBPROTOCOLS, text: bool = False
 ) -> tuple[WebSocketCodec, ServerCodec]:
-    client = WebSocketCodec("broker.test:15674", "/ws", subprotocols=subprotocols, binary=not text)
+    client = WebSocketCodec("broker.test:15674", "/ws", subprotocols=subprotocols)
     server = ServerCodec(text=text)
     (request,) = server.receive(client.handshake())
     assert isinstance(request, UpgradeRequested)
@@ -193,7 +193,24 @@ class TestFraming:
         client, server = pair()
         body = bytes(range(256)) * 4
         frame = b"SEND\ndestination:/queue/a\ncontent-length:1024\n\n" + body + b"\x00"
-        assert server.receive(client.frame(frame)) == [StompData(frame)]
+        data = client.frame(frame)
+        assert data[0] == 0x82  # FIN + binary opcode: not UTF-8
+        assert server.receive(data) == [StompData(frame)]
+
+    def test_by_default_a_utf8_frame_goes_as_text(self) -> None:
+        client, server = pair()
+        frame = "SEND\ndestination:/queue/a\n\nh\u00e9llo\x00".encode()
+        data = client.frame(frame)
+        assert data[0] == 0x81  # FIN + text opcode
+        assert client.frame(b"\n")[0] == 0x81
+        assert server.receive(data) == [StompData(frame)]
+
+    def test_binary_true_sends_every_frame_binary(self) -> None:
+        client = WebSocketCodec("h", "/ws", binary=True)
+        server = ServerCodec()
+        server.receive(client.handshake())
+        client.receive(server.accept(None))
+        assert client.frame(b"SEND\n\nhello\x00")[0] == 0x82
 
     def test_text_mode_sends_text_messages(self) -> None:
         client = WebSocketCodec("h", "/ws", binary=False)

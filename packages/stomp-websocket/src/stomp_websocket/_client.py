@@ -40,6 +40,14 @@ _BINARY = 0x2
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def host_header(host: str, port: int, *, tls: bool) -> str:
     """The HTTP ``Host`` value for *host* and *port* (the port left out when default).
 
@@ -65,8 +73,11 @@ class WebSocketCodec:
         subprotocols: The subprotocols to offer, preferred first; an empty sequence
             offers none (a server that insists on one refuses the upgrade).
         extra_headers: More request headers (``Origin``, ``Authorization``, ``Cookie``).
-        binary: Send STOMP frames in binary messages (the default: any body survives);
-            ``False`` sends text messages, which must then be valid UTF-8.
+        binary: ``None`` (the default): a frame that is valid UTF-8 goes in a text
+            message, any other in a binary one (brokers that read only text, as
+            ActiveMQ Classic, get every text frame; binary bodies survive where binary
+            messages are read, as on RabbitMQ). ``True``: always binary; ``False``:
+            always text (every frame must then be valid UTF-8).
 
     Raises:
         LocalWebSocketError: a header name or value that HTTP cannot carry.
@@ -90,7 +101,7 @@ class WebSocketCodec:
         *,
         subprotocols: Sequence[str] = STOMP_SUBPROTOCOLS,
         extra_headers: Headers = (),
-        binary: bool = True,
+        binary: bool | None = None,
     ) -> None:
         items = extra_headers.items() if isinstance(extra_headers, Mapping) else extra_headers
         headers: list[tuple[bytes, bytes]] = []
@@ -154,7 +165,10 @@ class WebSocketCodec:
         if self._ws.state is not ConnectionState.OPEN:
             msg = f"no STOMP frame can be sent while the WebSocket is {self.state.value}"
             raise LocalWebSocketError(msg)
-        return encode_masked(payload, opcode=_BINARY if self._binary else _TEXT)
+        binary = self._binary
+        if binary is None:
+            binary = not payload.isascii() and not _is_utf8(payload)
+        return encode_masked(payload, opcode=_BINARY if binary else _TEXT)
 
     def receive(self, data: bytes) -> list[WebSocketEvent]:
         """Decode bytes read from the transport; ``b""`` says that the transport ended.
