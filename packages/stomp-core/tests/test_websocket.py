@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from stomp_core import (
+    ClientEnded,
     ClientSettings,
     ClientState,
     ConnectFailed,
@@ -226,6 +227,20 @@ class TestEnds:
         assert state(ws_loop) is ClientState.CLOSED
         assert connection.lost or not connection.is_open
         assert [f.command for f in broker.received][-1] == "DISCONNECT"
+
+    def test_a_normal_close_answering_disconnect_confirms_it_as_web_stomp_does(
+        self, broker: BrokerCore, ws_loop: Loopback
+    ) -> None:
+        broker.faults.withhold_receipts("DISCONNECT")
+        ws_loop.core.disconnect(ws_loop.now)
+        ws_loop.pump()
+        assert state(ws_loop) is ClientState.DISCONNECTING
+        broker.connections[0].close()  # close 1000 without the RECEIPT (RabbitMQ Web-STOMP)
+        ws_loop.pump()
+        assert state(ws_loop) is ClientState.CLOSED
+        ended = ws_loop.of(ClientEnded)
+        assert ended[-1].confirmed
+        assert not ws_loop.of(ConnectionDropped)
 
     def test_a_websocket_close_from_the_broker_is_a_lost_connection_then_reconnect(
         self, broker: BrokerCore, ws_loop: Loopback

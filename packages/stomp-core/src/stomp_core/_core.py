@@ -531,6 +531,12 @@ class ClientCore(Requests):
             self._append_raw(answer, now)
         if self._phase is None:
             return  # the close that follows DISCONNECT's RECEIPT: the graceful end
+        if self._goodbye is not None and event.code == 1000 and self._phase is _Phase.UP:
+            # A normal close answering DISCONNECT confirms it: RabbitMQ's Web-STOMP closes
+            # so, without the RECEIPT (frames are taken in order, so all came before it).
+            self._log.debug("%s closed the WebSocket normally after DISCONNECT", self._broker)
+            self._on_disconnected(now)
+            return
         cause = ConnectionLost(f"{self._broker} closed the WebSocket ({event})")
         if self._phase is _Phase.UP:
             self._drop(cause, now)
