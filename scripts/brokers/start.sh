@@ -350,9 +350,10 @@ start_activemq() {
       <transportConnector name="stomp" uri="stomp://127.0.0.1:$AMQ_STOMP_PORT?transport.closeAsync=false"/>
       <transportConnector name="stomp+ssl" uri="stomp+ssl://127.0.0.1:$AMQ_STOMP_TLS_PORT?transport.closeAsync=false&amp;transport.wantClientAuth=true"/>
       <transportConnector name="stomp+nio" uri="stomp+nio://127.0.0.1:$AMQ_STOMP_NIO_PORT?transport.closeAsync=false"/>
-      <!-- STOMP over WebSocket (any path; text messages only), plain and TLS (the sslContext above) -->
-      <transportConnector name="ws" uri="ws://127.0.0.1:$AMQ_WS_PORT"/>
-      <transportConnector name="wss" uri="wss://127.0.0.1:$AMQ_WSS_PORT?transport.wantClientAuth=true"/>
+      <!-- STOMP over WebSocket (any path; text messages only), plain and TLS (the sslContext
+           above); Jetty's default limit of a text message is 64 KiB: 8 MiB here -->
+      <transportConnector name="ws" uri="ws://127.0.0.1:$AMQ_WS_PORT?websocket.maxTextMessageSize=8388608"/>
+      <transportConnector name="wss" uri="wss://127.0.0.1:$AMQ_WSS_PORT?websocket.maxTextMessageSize=8388608&amp;transport.wantClientAuth=true"/>
     </transportConnectors>
   </broker>
 </beans>
