@@ -250,14 +250,42 @@ class TestFraming:
         frame = "MESSAGE\n\nh\u00e9llo \u2603\x00".encode()
         assert client.receive(server.frame(frame)) == [StompData(frame)]
 
-    def test_a_text_message_that_is_not_utf8_is_a_remote_error_naming_binary_frames(
-        self,
-    ) -> None:
+    def test_a_text_message_that_is_not_utf8_still_passes_as_bytes(self) -> None:
+        # RabbitMQ's Web-STOMP sends binary bodies in text messages unless told otherwise.
         client, _ = pair()
-        bad = bytes((0x81, 3)) + b"\xff\xfe\x00"
-        with pytest.raises(RemoteWebSocketError, match="binary frames") as caught:
-            client.receive(bad)
-        assert caught.value.code == 1007
+        frame = b"MESSAGE\ncontent-length:2\n\n\xff\xfe\x00"
+        assert client.receive(bytes((0x81, len(frame))) + frame) == [StompData(frame)]
+
+    def test_a_fragmented_message_is_one_byte_stream(self) -> None:
+        client, _ = pair()
+        parts = [b"MESSAGE\n", b"\nbo", b"dy\x00"]
+        data = bytes((0x01, len(parts[0]))) + parts[0]  # text, not final
+        data += bytes((0x00, len(parts[1]))) + parts[1]  # continuation
+        data += bytes((0x89, 1)) + b"p"  # a ping between the fragments
+        data += bytes((0x80, len(parts[2]))) + parts[2]  # final continuation
+        assert client.receive(data) == [StompData(b"".join(parts))]
+        assert client.data_to_send()[0] == 0x8A  # the pong
+
+    @pytest.mark.parametrize(
+        ("frame", "text"),
+        [
+            (bytes((0xC2, 1)) + b"x", "RSV bits"),
+            (bytes((0x83, 1)) + b"x", "unknown opcode 0x3"),
+            (bytes((0x09, 1)) + b"x", "fragmented or too long"),
+            (bytes((0x89, 126, 0, 126)) + b"x" * 126, "fragmented or too long"),
+        ],
+    )
+    def test_frames_a_server_must_not_send_are_remote_errors(self, frame: bytes, text: str) -> None:
+        client, _ = pair()
+        with pytest.raises(RemoteWebSocketError, match=text) as caught:
+            client.receive(frame)
+        assert caught.value.code == 1002
+
+    def test_nothing_after_the_close_frame_counts(self) -> None:
+        client, server = pair()
+        data = server.close(1000, "bye") + bytes((0x82, 3)) + b"xyz"
+        assert client.receive(data) == [Closed(code=1000, reason="bye")]
+        assert client.receive(bytes((0x82, 3)) + b"xyz") == []
 
     def test_a_masked_frame_from_the_server_is_a_remote_error(self) -> None:
         client, _ = pair()
@@ -314,7 +342,7 @@ class TestPingAndClose:
         events = client.receive(server.frame(b"RECEIPT\n\n\x00") + server.close(1001, "going"))
         assert events == [StompData(b"RECEIPT\n\n\x00"), Closed(code=1001, reason="going")]
         answer_close = client.data_to_send()
-        assert server.receive(answer_close) == [Closed(code=1001, reason="going")]
+        assert server.receive(answer_close) == [Closed(code=1001, reason="")]
         assert client.state is CodecState.CLOSED
         assert str(events[1]) == "code 1001 (going)"
 

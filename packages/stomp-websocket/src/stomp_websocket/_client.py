@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 
 from wsproto import ConnectionType, WSConnection
-from wsproto.connection import ConnectionState
-from wsproto.events import (
-    AcceptConnection,
-    BytesMessage,
-    CloseConnection,
-    Ping,
-    RejectConnection,
-    RejectData,
-    Request,
-    TextMessage,
-)
-from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+from wsproto.events import AcceptConnection, RejectConnection, Request
+from wsproto.utilities import RemoteProtocolError
 
 from stomp_websocket._errors import LocalWebSocketError, RemoteWebSocketError, UpgradeRefused
 from stomp_websocket._events import (
@@ -29,15 +20,28 @@ from stomp_websocket._events import (
     StompData,
     WebSocketEvent,
 )
-from stomp_websocket._framing import encode_masked
+from stomp_websocket._framing import (
+    BINARY,
+    CLOSE,
+    PING,
+    TEXT,
+    FrameReader,
+    encode_masked,
+)
 
 __all__ = ["WebSocketCodec", "host_header"]
 
 _MAX_HEAD = 64 * 1024  # bytes of an HTTP answer to the upgrade kept to read its status line
-_TEXT = 0x1
-_BINARY = 0x2
 
 Headers = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+class _Phase(enum.Enum):
+    REQUEST = "request"  # the upgrade request not made yet
+    UPGRADING = "upgrading"  # made; the answer awaited
+    OPEN = "open"
+    CLOSING = "closing"  # our close frame is out; the server's awaited
+    CLOSED = "closed"
 
 
 def _is_utf8(data: bytes) -> bool:
@@ -60,12 +64,13 @@ def host_header(host: str, port: int, *, tls: bool) -> str:
 
 
 class WebSocketCodec:
-    """One client WebSocket connection carrying STOMP, sans I/O (on wsproto).
+    """One client WebSocket connection carrying STOMP, sans I/O.
 
     Write :meth:`handshake` first; feed every byte read to :meth:`receive` and act on
     the events it returns; turn each STOMP frame to write into one WebSocket message with
     :meth:`frame`; write :meth:`data_to_send` after each :meth:`receive` (answers to
-    pings and to a close); end with :meth:`close`.
+    pings and to a close); end with :meth:`close`. wsproto makes and reads the upgrade;
+    the frames of the open connection take a short path of their own.
 
     Args:
         host: The HTTP ``Host`` value (see :func:`host_header`).
@@ -83,16 +88,7 @@ class WebSocketCodec:
         LocalWebSocketError: a header name or value that HTTP cannot carry.
     """
 
-    __slots__ = (
-        "_binary",
-        "_failed",
-        "_head",
-        "_out",
-        "_request",
-        "_requested",
-        "_subprotocol",
-        "_ws",
-    )
+    __slots__ = ("_binary", "_head", "_out", "_phase", "_reader", "_request", "_subprotocol", "_ws")
 
     def __init__(
         self,
@@ -116,13 +112,13 @@ class WebSocketCodec:
         self._request = Request(
             host=host, target=path, subprotocols=list(subprotocols), extra_headers=headers
         )
-        self._ws = WSConnection(ConnectionType.CLIENT)
+        self._ws: WSConnection | None = WSConnection(ConnectionType.CLIENT)
         self._binary = binary
-        self._head: bytearray | None = bytearray()  # the answer so far, until the upgrade ends
+        self._phase = _Phase.REQUEST
+        self._head = bytearray()  # the answer so far, until the upgrade ends
+        self._reader = FrameReader()
         self._out: list[bytes] = []
         self._subprotocol: str | None = None
-        self._failed = False
-        self._requested = False
 
     def __repr__(self) -> str:
         return f"<WebSocketCodec {self._request.host}{self._request.target} {self.state.value}>"
@@ -130,14 +126,14 @@ class WebSocketCodec:
     @property
     def state(self) -> CodecState:
         """Where the connection is."""
-        state = self._ws.state
-        if state is ConnectionState.OPEN:
+        phase = self._phase
+        if phase is _Phase.OPEN:
             return CodecState.OPEN
-        if state is ConnectionState.CONNECTING:
-            return CodecState.CLOSED if self._failed else CodecState.CONNECTING
-        if state in (ConnectionState.LOCAL_CLOSING, ConnectionState.REMOTE_CLOSING):
+        if phase is _Phase.CLOSING:
             return CodecState.CLOSING
-        return CodecState.CLOSED
+        if phase is _Phase.CLOSED:
+            return CodecState.CLOSED
+        return CodecState.CONNECTING
 
     @property
     def subprotocol(self) -> str | None:
@@ -150,10 +146,10 @@ class WebSocketCodec:
         Raises:
             LocalWebSocketError: it was already made.
         """
-        if self._requested:
+        if self._phase is not _Phase.REQUEST or self._ws is None:
             msg = "the upgrade request was made already"
             raise LocalWebSocketError(msg)
-        self._requested = True
+        self._phase = _Phase.UPGRADING
         return self._ws.send(self._request)
 
     def frame(self, payload: bytes) -> bytes:
@@ -162,13 +158,13 @@ class WebSocketCodec:
         Raises:
             LocalWebSocketError: the upgrade is not accepted yet, or the close began.
         """
-        if self._ws.state is not ConnectionState.OPEN:
+        if self._phase is not _Phase.OPEN:
             msg = f"no STOMP frame can be sent while the WebSocket is {self.state.value}"
             raise LocalWebSocketError(msg)
         binary = self._binary
         if binary is None:
             binary = not payload.isascii() and not _is_utf8(payload)
-        return encode_masked(payload, opcode=_BINARY if binary else _TEXT)
+        return encode_masked(payload, opcode=BINARY if binary else TEXT)
 
     def receive(self, data: bytes) -> list[WebSocketEvent]:
         """Decode bytes read from the transport; ``b""`` says that the transport ended.
@@ -181,96 +177,88 @@ class WebSocketCodec:
             RemoteWebSocketError: the answer or a frame broke the protocol, or the
                 transport ended before the upgrade was answered.
         """
+        phase = self._phase
+        if phase is _Phase.OPEN or phase is _Phase.CLOSING:
+            if not data:
+                self._phase = _Phase.CLOSED
+                return [Closed(code=1006)]
+            payloads, controls = self._reader.feed(data)
+            found: list[WebSocketEvent] = []
+            if payloads:
+                found.append(StompData(payloads[0] if len(payloads) == 1 else b"".join(payloads)))
+            if controls is not None:
+                closed = self._control(controls)
+                if closed is not None:
+                    found.append(closed)
+            return found
+        if phase is _Phase.UPGRADING:
+            return self._upgrade(data)
+        return []  # nothing asked yet, or all over
+
+    def _control(self, controls: list[tuple[int, bytes]]) -> Closed | None:
+        for opcode, payload in controls:
+            if opcode == PING:
+                self._out.append(encode_masked(payload, opcode=0xA))
+            elif opcode == CLOSE:
+                code, reason = 1005, ""
+                if len(payload) >= 2:
+                    code = int.from_bytes(payload[:2], "big")
+                    reason = payload[2:].decode("utf-8", "replace")
+                if self._phase is _Phase.OPEN:  # answer with the same code (RFC 6455 5.5.1)
+                    self._out.append(encode_masked(payload[:2], opcode=CLOSE))
+                self._phase = _Phase.CLOSED
+                return Closed(code=code, reason=reason)
+        return None
+
+    def _upgrade(self, data: bytes) -> list[WebSocketEvent]:
         ws = self._ws
+        assert ws is not None
         head = self._head
-        if not data and head is not None:
-            self._head = None
-            self._failed = True
+        if not data:
+            self._fail()
             msg = "the connection ended before the server answered the WebSocket upgrade"
             raise RemoteWebSocketError(msg)
-        if head is not None and len(head) < _MAX_HEAD:
+        if len(head) < _MAX_HEAD:
             head += data
         try:
-            ws.receive_data(data or None)
-        except RemoteProtocolError as exc:
-            self._head = None
-            self._failed = True
-            msg = f"the answer to the WebSocket upgrade is not valid: {exc}"
-            raise RemoteWebSocketError(msg) from None
-        except LocalProtocolError:
-            return []  # bytes after the close: nothing more to read
-        found: list[WebSocketEvent] = []
-        chunks: list[bytes] = []
-        try:
+            ws.receive_data(data)
             for event in ws.events():
-                kind = type(event)
-                if kind is BytesMessage:
-                    chunks.append(event.data)  # type: ignore[attr-defined]
-                elif kind is TextMessage:
-                    chunks.append(event.data.encode())  # type: ignore[attr-defined]
-                elif kind is Ping:
-                    assert isinstance(event, Ping)
-                    self._out.append(ws.send(event.response()))
-                elif kind is CloseConnection:
-                    assert isinstance(event, CloseConnection)
-                    if chunks:
-                        found.append(StompData(b"".join(chunks)))
-                        chunks = []
-                    found.append(self._closed(event))
-                elif kind is AcceptConnection:
-                    assert isinstance(event, AcceptConnection)
-                    self._head = None
-                    self._subprotocol = event.subprotocol
-                    found.append(
-                        Opened(
-                            subprotocol=event.subprotocol,
-                            headers=tuple(
-                                (n.decode("latin-1"), v.decode("latin-1"))
-                                for n, v in event.extra_headers
-                            ),
-                        )
-                    )
-                elif kind is RejectConnection:
-                    assert isinstance(event, RejectConnection)
-                    self._refused(event.status_code, head)
-                elif kind is RejectData:
-                    pass  # the body of a refusal already reported
+                if isinstance(event, AcceptConnection):
+                    return self._accepted(event)
+                if isinstance(event, RejectConnection):
+                    self._refused(event.status_code)
         except RemoteProtocolError as exc:
-            self._head = None
-            self._failed = True
+            self._fail()
             msg = f"the answer to the WebSocket upgrade is not valid: {exc}"
             raise RemoteWebSocketError(msg) from None
-        if chunks:
-            found.append(StompData(chunks[0] if len(chunks) == 1 else b"".join(chunks)))
-        return found
+        return []
 
-    def _closed(self, event: CloseConnection) -> Closed:
-        ws = self._ws
-        if ws.state is ConnectionState.OPEN:
-            # wsproto reports a frame it cannot parse as a close event; the state says so.
-            hint = ""
-            if event.code == 1007:
-                hint = (
-                    " (a text message that is not UTF-8: ask the broker for binary frames,"
-                    " as RabbitMQ's web_stomp.ws_frame = binary)"
-                )
-            msg = f"bad WebSocket frame from the server: {event.reason}{hint}"
-            raise RemoteWebSocketError(msg, code=event.code)
-        if ws.state is ConnectionState.REMOTE_CLOSING:
-            self._out.append(ws.send(event.response()))
-        return Closed(code=int(event.code), reason=event.reason or "")
+    def _accepted(self, event: AcceptConnection) -> list[WebSocketEvent]:
+        head = bytes(self._head)
+        self._ws = None  # from now on the frames take the short path
+        self._head = bytearray()
+        self._phase = _Phase.OPEN
+        self._subprotocol = event.subprotocol
+        opened = Opened(
+            subprotocol=event.subprotocol,
+            headers=tuple(
+                (n.decode("latin-1"), v.decode("latin-1")) for n, v in event.extra_headers
+            ),
+        )
+        after = head.partition(b"\r\n\r\n")[2]  # frames sent with the answer
+        return [opened, *self.receive(after)] if after else [opened]
 
-    def _refused(self, status: int, head: bytearray | None) -> None:
-        self._head = None
-        self._failed = True
-        reason = ""
-        body = b""
-        if head is not None:
-            line, _, rest = bytes(head).partition(b"\r\n")
-            parts = line.split(b" ", 2)
-            if len(parts) == 3:
-                reason = parts[2].decode("latin-1").strip()
-            body = rest.partition(b"\r\n\r\n")[2]
+    def _fail(self) -> None:
+        self._phase = _Phase.CLOSED
+        self._ws = None
+
+    def _refused(self, status: int) -> None:
+        head = bytes(self._head)
+        self._fail()
+        line, _, rest = head.partition(b"\r\n")
+        parts = line.split(b" ", 2)
+        reason = parts[2].decode("latin-1").strip() if len(parts) == 3 else ""
+        body = rest.partition(b"\r\n\r\n")[2]
         if not reason:
             with contextlib.suppress(ValueError):
                 reason = HTTPStatus(status).phrase
@@ -290,7 +278,8 @@ class WebSocketCodec:
 
         After the peer's close frame, its answer is in :meth:`data_to_send` already.
         """
-        ws = self._ws
-        if ws.state is not ConnectionState.OPEN:
+        if self._phase is not _Phase.OPEN:
             return b""
-        return ws.send(CloseConnection(code=code, reason=reason or None))
+        self._phase = _Phase.CLOSING
+        payload = code.to_bytes(2, "big") + reason.encode()[:123]
+        return encode_masked(payload, opcode=CLOSE)

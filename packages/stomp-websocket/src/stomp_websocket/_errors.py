@@ -13,9 +13,8 @@ class RemoteWebSocketError(WebSocketError):
     """The peer broke the WebSocket protocol (a bad upgrade answer, a bad frame).
 
     Attributes:
-        code: The WebSocket close code that fits the fault (1002 protocol error, 1007
-            invalid UTF-8 in a text message, 1009 message too big), or ``None`` while
-            the upgrade was not done.
+        code: The WebSocket close code that fits the fault (1002, a protocol error), or
+            ``None`` while the upgrade was not done.
     """
 
     def __init__(self, message: str, *, code: int | None = None) -> None:
