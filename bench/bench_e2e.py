@@ -24,7 +24,10 @@ Contenders:
              consumer each on a loop of its own, in their thread);
   stomp.py   stomp.py's ``Connection12`` (listener thread, ``conn.ack`` per message);
   twisted    this project's Twisted client, when ``bench/_twisted_e2e.py`` and Twisted are
-             importable (producer and consumer share one reactor and process).
+             importable (producer and consumer share one reactor and process);
+  stomp-sync ws  stomp-sync over the broker's WebSocket endpoint (``STOMP_<B>_WS_URL``), in
+             the same run as the TCP rows;
+  stomp.py ws    stomp.py's ``WSStompConnection`` (``websocket-client``) on the same endpoint.
 
 Run with ``nox -s bench`` (or ``python bench/bench_e2e.py --count 100000``).
 """
@@ -60,6 +63,8 @@ class BrokerTarget:
     login: str
     passcode: str
     vhost: str
+    ws_url: str | None = None
+    """STOMP over WebSocket (``ws://host:port/path``), when the broker offers it."""
 
 
 def _env(name: str, key: str, default: str) -> str:
@@ -86,6 +91,7 @@ def brokers() -> list[BrokerTarget]:
             login=_env(name, "LOGIN", login),
             passcode=_env(name, "PASSCODE", passcode),
             vhost=_env(name, "VHOST", vhost),
+            ws_url=os.environ.get(f"STOMP_{name.upper()}_WS_URL") or None,
         )
         for name, (port, login, passcode, vhost) in defaults.items()
     ]
@@ -205,12 +211,12 @@ def raw_consumer(target: BrokerTarget, queue: str, count: int, ready: Callable[[
 # -- this project's blocking client ------------------------------------------------------------
 
 
-def _sync_client(target: BrokerTarget) -> object:
+def _sync_client(target: BrokerTarget, *, ws: bool = False) -> object:
     from stomp_frame import Version
     from stomp_sync import Client
 
     return Client(
-        f"tcp://{target.host}:{target.port}",
+        str(target.ws_url) if ws else f"tcp://{target.host}:{target.port}",
         login=target.login,
         passcode=target.passcode,
         vhost=target.vhost,
@@ -218,11 +224,11 @@ def _sync_client(target: BrokerTarget) -> object:
     )
 
 
-def sync_producer(target: BrokerTarget, queue: str, count: int) -> float:
+def sync_producer(target: BrokerTarget, queue: str, count: int, *, ws: bool = False) -> float:
     """Send *count* messages with stomp-sync; return when the first send began."""
     from stomp_sync import Client
 
-    client = _sync_client(target)
+    client = _sync_client(target, ws=ws)
     assert isinstance(client, Client)
     client.connect()
     send = client.send
@@ -233,11 +239,13 @@ def sync_producer(target: BrokerTarget, queue: str, count: int) -> float:
     return started
 
 
-def sync_consumer(target: BrokerTarget, queue: str, count: int, ready: Callable[[], None]) -> float:
+def sync_consumer(
+    target: BrokerTarget, queue: str, count: int, ready: Callable[[], None], *, ws: bool = False
+) -> float:
     """Receive and ack *count* messages with stomp-sync; return when the last ACK was written."""
     from stomp_sync import Client
 
-    client = _sync_client(target)
+    client = _sync_client(target, ws=ws)
     assert isinstance(client, Client)
     client.connect()
     client.subscribe(queue, ack="client-individual", headers=PREFETCH, receipt=True)
@@ -252,6 +260,18 @@ def sync_consumer(target: BrokerTarget, queue: str, count: int, ready: Callable[
     finished = time.monotonic()
     client.disconnect()
     return finished
+
+
+def sync_ws_producer(target: BrokerTarget, queue: str, count: int) -> float:
+    """stomp-sync's producer over WebSocket."""
+    return sync_producer(target, queue, count, ws=True)
+
+
+def sync_ws_consumer(
+    target: BrokerTarget, queue: str, count: int, ready: Callable[[], None]
+) -> float:
+    """stomp-sync's consumer over WebSocket."""
+    return sync_consumer(target, queue, count, ready, ws=True)
 
 
 # -- this project's asyncio client ------------------------------------------------------------
@@ -321,17 +341,28 @@ def asyncio_consumer(
 # -- stomp.py --------------------------------------------------------------------------------
 
 
-def _stomppy_connection(target: BrokerTarget) -> object:
+def _stomppy_connection(target: BrokerTarget, *, ws: bool = False) -> object:
     import stomp  # type: ignore[import-untyped]
 
+    if ws:
+        from urllib.parse import urlsplit
+
+        url = urlsplit(str(target.ws_url))
+        return stomp.WSStompConnection(
+            [(url.hostname, url.port)],
+            ws_path=url.path or "/",
+            vhost=target.vhost,
+            auto_decode=False,
+            heartbeats=(0, 0),
+        )
     return stomp.Connection12(
         [(target.host, target.port)], vhost=target.vhost, auto_decode=False, heartbeats=(0, 0)
     )
 
 
-def stomppy_producer(target: BrokerTarget, queue: str, count: int) -> float:
+def stomppy_producer(target: BrokerTarget, queue: str, count: int, *, ws: bool = False) -> float:
     """Send *count* messages with stomp.py; return when the first send began."""
-    conn: object = _stomppy_connection(target)
+    conn: object = _stomppy_connection(target, ws=ws)
     conn.connect(target.login, target.passcode, wait=True)  # type: ignore[attr-defined]
     send = conn.send  # type: ignore[attr-defined]
     started = time.monotonic()
@@ -342,14 +373,14 @@ def stomppy_producer(target: BrokerTarget, queue: str, count: int) -> float:
 
 
 def stomppy_consumer(
-    target: BrokerTarget, queue: str, count: int, ready: Callable[[], None]
+    target: BrokerTarget, queue: str, count: int, ready: Callable[[], None], *, ws: bool = False
 ) -> float:
     """Receive and ack *count* messages with stomp.py's listener; return the last ACK's time."""
     import threading
 
     import stomp
 
-    conn = _stomppy_connection(target)
+    conn = _stomppy_connection(target, ws=ws)
     done = threading.Event()
     state = {"received": 0, "finished": 0.0}
 
@@ -373,12 +404,28 @@ def stomppy_consumer(
     return state["finished"]
 
 
+def stomppy_ws_producer(target: BrokerTarget, queue: str, count: int) -> float:
+    """stomp.py's producer over WebSocket (``WSStompConnection``)."""
+    return stomppy_producer(target, queue, count, ws=True)
+
+
+def stomppy_ws_consumer(
+    target: BrokerTarget, queue: str, count: int, ready: Callable[[], None]
+) -> float:
+    """stomp.py's consumer over WebSocket (``WSStompConnection``)."""
+    return stomppy_consumer(target, queue, count, ready, ws=True)
+
+
 CONTENDERS: dict[str, tuple[Callable[..., float], Callable[..., float]]] = {
     "raw": (raw_producer, raw_consumer),
     "stomp-sync": (sync_producer, sync_consumer),
     "stomp-asyncio": (asyncio_producer, asyncio_consumer),
     "stomp.py": (stomppy_producer, stomppy_consumer),
+    "stomp-sync ws": (sync_ws_producer, sync_ws_consumer),
+    "stomp.py ws": (stomppy_ws_producer, stomppy_ws_consumer),
 }
+WEBSOCKET = ("stomp-sync ws", "stomp.py ws")
+"""The contenders that need the broker's WebSocket endpoint."""
 
 
 @dataclass(frozen=True)
@@ -545,6 +592,9 @@ def main() -> None:
         figures: dict[str, float] = {}
         cpu: dict[str, float] = {}
         for name in names:
+            if name in WEBSOCKET and target.ws_url is None:
+                print(f"  {target.name:9} {name:13} no WebSocket endpoint (STOMP_<B>_WS_URL)")
+                continue
             measured = (
                 run_twisted(target, args.count)
                 if name == "twisted"
@@ -571,6 +621,18 @@ def main() -> None:
             elif raw and ours == "stomp-sync":
                 ratios.append(f"{figures[ours] / raw:.0%} of raw (target >= 70%)")
             print(f"  {target.name:9} {ours:11} " + ", ".join(ratios))
+        ws, tcp, peer_ws = (figures.get(n) for n in ("stomp-sync ws", "stomp-sync", "stomp.py ws"))
+        if ws:
+            ratios = []
+            if tcp:
+                ratios.append(f"{ws / tcp:.2f}x stomp-sync over TCP (target >= 0.8x)")
+            if peer_ws:
+                ratios.append(f"{ws / peer_ws:.2f}x stomp.py ws (target > 1x)")
+                ratios.append(
+                    f"CPU {cpu['stomp-sync ws'] / cpu['stomp.py ws']:.2f}x stomp.py ws's"
+                    " (aim <= 0.5x)"
+                )
+            print(f"  {target.name:9} {'stomp-sync ws':13} " + ", ".join(ratios))
 
 
 if __name__ == "__main__":

@@ -3,13 +3,16 @@
 # integration tests, without Docker and without systemd. Stop them with scripts/brokers/stop.sh.
 #
 #   ActiveMQ Classic 5.17 (Debian "activemq", runs on the system's Java 17)
-#       stomp 127.0.0.1:61613, stomp+ssl :61614, stomp+nio :61612
+#       stomp 127.0.0.1:61613, stomp+ssl :61614, stomp+nio :61612, STOMP over WebSocket
+#       ws://127.0.0.1:61615/ and wss://127.0.0.1:61617/ (the ws transport of activemq-http with its
+#       Jetty 9.4 jars, which Debian's package lacks: fetched with mvn once into $BROKERS_CACHE)
 #       logins admin/admin, guest/guest, or none; CONNECT host "localhost"
 #       persistent: KahaDB in $BROKERS_DIR/activemq/data; policy persistJMSRedelivered="true" (an
 #       un-acked message redelivered after a restart carries redelivered:true); a NACKed or expired
 #       message of queue X goes to queue DLQ.X (non-persistent ones are dropped)
 #   RabbitMQ 3.10 + rabbitmq_stomp (Debian "rabbitmq-server")
 #       stomp 127.0.0.1:61623, stomp over TLS :61624 (Erlang distribution :25673, epmd :4369)
+#       rabbitmq_web_stomp: ws://127.0.0.1:15674/ws, wss://127.0.0.1:15673/ws (binary frames out)
 #       login guest/guest (also used for a CONNECT without login); vhosts "/", "localhost", "127.0.0.1"
 #   ActiveMQ Artemis 2.40.0 (Maven Central apache-artemis bin tar.gz, fetched with mvn once, kept in
 #       $BROKERS_CACHE; "artemis create" instance in $BROKERS_DIR/artemis)
@@ -41,7 +44,9 @@
 #   START_TIMEOUT=90      seconds to wait, per broker, for STOMP CONNECTED
 #   STOP_TIMEOUT=30       seconds before SIGKILL when a changed configuration forces a restart
 #   AMQ_STOMP_PORT=61613  AMQ_STOMP_TLS_PORT=61614  AMQ_STOMP_NIO_PORT=61612
+#   AMQ_WS_PORT=61615  AMQ_WSS_PORT=61617
 #   RABBIT_STOMP_PORT=61623  RABBIT_STOMP_TLS_PORT=61624  RABBIT_DIST_PORT=25673
+#   RABBIT_WS_PORT=15674  RABBIT_WSS_PORT=15673
 #   RABBIT_NODENAME=stomptest@localhost
 #   AMQ_JAVA=/path/to/java (default: Debian's default-java, else Java 17, else java on PATH)
 #   AMQ_JAVA_OPTS="-Xms64m -Xmx512m -XX:+UseSerialGC"
@@ -51,7 +56,8 @@
 #   STOMP_BROKERS ("activemq rabbitmq"), STOMP_BROKERS_DIR, STOMP_TLS_CA, STOMP_TLS_CLIENT_CERT,
 #   STOMP_TLS_CLIENT_KEY, and per broker (ACTIVEMQ, RABBITMQ, ARTEMIS, APOLLO): STOMP_<B>_HOST, STOMP_<B>_PORT,
 #   STOMP_<B>_TLS_PORT, STOMP_<B>_LOGIN, STOMP_<B>_PASSCODE, STOMP_<B>_VHOST; also
-#   STOMP_ACTIVEMQ_NIO_PORT, STOMP_<B>_DLQ_PREFIX (ActiveMQ, Artemis), STOMP_<B>_VERSION (Artemis, Apollo).   Load: set -a; . "$file"; set +a
+#   STOMP_ACTIVEMQ_NIO_PORT, STOMP_<B>_DLQ_PREFIX (ActiveMQ, Artemis), STOMP_<B>_VERSION (Artemis, Apollo);
+#   STOMP_<B>_WS_URL and STOMP_<B>_WSS_URL (ActiveMQ, RabbitMQ: STOMP over WebSocket).   Load: set -a; . "$file"; set +a
 #
 # Idempotent: a broker that already runs (our pid file, live process) with the same configuration
 # is only checked (a second run takes about a second); one whose configuration changed is restarted.
@@ -246,15 +252,52 @@ tls_fingerprint() { openssl x509 -noout -fingerprint -sha256 -in "$TLS/ca.crt" |
 declare -A LAUNCHED_AT=()
 
 # ---------------------------------------------------------------- ActiveMQ
+# The ws:// and wss:// transports of ActiveMQ Classic live in activemq-http, which Debian's
+# package leaves out with the Jetty 9.4 jars it needs; the versions are those of ActiveMQ 5.17.2.
+AMQ_WS_JETTY=9.4.48.v20220622
+AMQ_WS_ARTIFACTS="org.apache.activemq:activemq-http:5.17.2 javax.servlet:javax.servlet-api:3.1.0
+ org.eclipse.jetty:jetty-server:$AMQ_WS_JETTY org.eclipse.jetty:jetty-http:$AMQ_WS_JETTY
+ org.eclipse.jetty:jetty-io:$AMQ_WS_JETTY org.eclipse.jetty:jetty-util:$AMQ_WS_JETTY
+ org.eclipse.jetty:jetty-servlet:$AMQ_WS_JETTY org.eclipse.jetty:jetty-security:$AMQ_WS_JETTY
+ org.eclipse.jetty:jetty-client:$AMQ_WS_JETTY
+ org.eclipse.jetty.websocket:websocket-api:$AMQ_WS_JETTY
+ org.eclipse.jetty.websocket:websocket-common:$AMQ_WS_JETTY
+ org.eclipse.jetty.websocket:websocket-client:$AMQ_WS_JETTY
+ org.eclipse.jetty.websocket:websocket-servlet:$AMQ_WS_JETTY
+ org.eclipse.jetty.websocket:websocket-server:$AMQ_WS_JETTY"
+
+# activemq_ws_jars: print the directory $BROKERS_CACHE/activemq-ws-5.17.2 holding those jars,
+# fetched from Maven Central with mvn once.
+activemq_ws_jars() {
+    local dir=$BROKERS_CACHE/activemq-ws-5.17.2 a t0 mvn_args=()
+    if [ -f "$dir/.complete" ]; then echo "$dir"; return 0; fi
+    command -v mvn >/dev/null 2>&1 || die "activemq: Maven (mvn) is needed to fetch the ws transport jars"
+    t0=$(now)
+    mkdir -p "$dir"
+    [ -n "${MAVEN_REPO_LOCAL:-}" ] && mvn_args+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
+    log "activemq: fetching the ws transport (activemq-http 5.17.2, Jetty $AMQ_WS_JETTY) with Maven" >&2
+    for a in $AMQ_WS_ARTIFACTS; do
+        if ! mvn -B -C "${mvn_args[@]}" dependency:copy "-Dartifact=$a" "-DoutputDirectory=$dir" \
+                >> "$LOGS/activemq-ws-fetch.log" 2>&1 < /dev/null; then
+            grep -E 'ERROR' "$LOGS/activemq-ws-fetch.log" | head -5 >&2
+            die "activemq: mvn dependency:copy $a failed (log: $LOGS/activemq-ws-fetch.log)"
+        fi
+    done
+    touch "$dir/.complete"
+    log "activemq: ws transport jars in $dir ($(since "$t0")s)" >&2
+    echo "$dir"
+}
+
 start_activemq() {
-    local java; java=$(find_java)
+    local java jars; java=$(find_java)
     make_truststore "$java"
+    jars=$(activemq_ws_jars)
     rm -rf "$AMQ_DIR/conf.new"
     mkdir -p "$AMQ_DIR/conf.new"
     cat > "$AMQ_DIR/conf.new/activemq.xml" <<EOF
 <?xml version="1.0" encoding="UTF-8"?>
 <!-- generated by scripts/brokers/start.sh: ActiveMQ Classic test broker, STOMP on loopback only.
-     test CA sha256 $(tls_fingerprint); java $java -->
+     test CA sha256 $(tls_fingerprint); java $java; ws jars $jars -->
 <beans xmlns="http://www.springframework.org/schema/beans"
        xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
        xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans-2.0.xsd
@@ -307,6 +350,10 @@ start_activemq() {
       <transportConnector name="stomp" uri="stomp://127.0.0.1:$AMQ_STOMP_PORT?transport.closeAsync=false"/>
       <transportConnector name="stomp+ssl" uri="stomp+ssl://127.0.0.1:$AMQ_STOMP_TLS_PORT?transport.closeAsync=false&amp;transport.wantClientAuth=true"/>
       <transportConnector name="stomp+nio" uri="stomp+nio://127.0.0.1:$AMQ_STOMP_NIO_PORT?transport.closeAsync=false"/>
+      <!-- STOMP over WebSocket (any path; text messages only), plain and TLS (the sslContext
+           above); Jetty's default limit of a text message is 64 KiB: 8 MiB here -->
+      <transportConnector name="ws" uri="ws://127.0.0.1:$AMQ_WS_PORT?websocket.maxTextMessageSize=8388608"/>
+      <transportConnector name="wss" uri="wss://127.0.0.1:$AMQ_WSS_PORT?websocket.maxTextMessageSize=8388608&amp;transport.wantClientAuth=true"/>
     </transportConnectors>
   </broker>
 </beans>
@@ -322,7 +369,12 @@ log4j.appender.stdout.layout.ConversionPattern=%d{ISO8601} %5p | %m%n
 EOF
     echo "$AMQ_JAVA_OPTS" > "$AMQ_DIR/conf.new/java-opts"
     apply_config activemq "$AMQ_DIR" || return 0
-    check_ports_free activemq "$AMQ_STOMP_PORT" "$AMQ_STOMP_TLS_PORT" "$AMQ_STOMP_NIO_PORT"
+    check_ports_free activemq "$AMQ_STOMP_PORT" "$AMQ_STOMP_TLS_PORT" "$AMQ_STOMP_NIO_PORT" \
+        "$AMQ_WS_PORT" "$AMQ_WSS_PORT"
+    # activemq.jar puts \${activemq.base}/lib/*.jar on the class path: the ws transport's jars
+    rm -rf "$AMQ_DIR/lib"
+    mkdir -p "$AMQ_DIR/lib"
+    ln -s "$jars"/*.jar "$AMQ_DIR/lib/"
     if [ "$AMQ_KEEP_STATE" = 1 ]; then
         log "activemq: keeping its stored messages (AMQ_KEEP_STATE=1)"
     else
@@ -351,7 +403,7 @@ start_rabbitmq() {
     rm -rf "$c"
     mkdir -p "$c/conf.d"
     echo "# empty: keeps /etc/rabbitmq/rabbitmq-env.conf out" > "$c/rabbitmq-env.conf"
-    echo '[rabbitmq_stomp].' > "$c/enabled_plugins"
+    echo '[rabbitmq_stomp,rabbitmq_web_stomp].' > "$c/enabled_plugins"
     # With load_definitions RabbitMQ creates no default user, so guest is defined here
     # (password "guest"; password_hash = base64(salt4 + sha256(salt4 + "guest"))).
     cat > "$c/definitions.json" <<'EOF'
@@ -384,6 +436,15 @@ ssl_options.fail_if_no_peer_cert = false
 stomp.default_user = guest
 stomp.default_pass = guest
 stomp.default_vhost = /
+# STOMP over WebSocket (rabbitmq_web_stomp) on path /ws; binary frames out, so that any body survives
+web_stomp.tcp.ip = 127.0.0.1
+web_stomp.tcp.port = $RABBIT_WS_PORT
+web_stomp.ssl.ip = 127.0.0.1
+web_stomp.ssl.port = $RABBIT_WSS_PORT
+web_stomp.ssl.cacertfile = $TLS/ca.crt
+web_stomp.ssl.certfile = $TLS/server.crt
+web_stomp.ssl.keyfile = $TLS/server.key
+web_stomp.ws_frame = binary
 disk_free_limit.absolute = 50MB
 vm_memory_high_watermark.relative = 0.25
 log.console = false
@@ -397,7 +458,8 @@ EOF
         log "stopping a leftover RabbitMQ Erlang VM (pid $pid)"
         signal_and_wait "rabbitmq (erlang vm)" "$pid" TERM
     fi
-    check_ports_free rabbitmq "$RABBIT_STOMP_PORT" "$RABBIT_STOMP_TLS_PORT" "$RABBIT_DIST_PORT"
+    check_ports_free rabbitmq "$RABBIT_STOMP_PORT" "$RABBIT_STOMP_TLS_PORT" "$RABBIT_DIST_PORT" \
+        "$RABBIT_WS_PORT" "$RABBIT_WSS_PORT"
     mkdir -p "$RMQ_DIR/home" "$RMQ_DIR/log" "$RMQ_DIR/mnesia"
     if [ "$RABBIT_KEEP_STATE" = 1 ]; then
         log "rabbitmq: keeping its queues and messages (RABBIT_KEEP_STATE=1)"
@@ -736,6 +798,42 @@ ping_one() {  # NAME LABEL PORT VHOST LOGIN PASSCODE [stomp_ping.py options...]
     return 1
 }
 
+ws_ping() {  # NAME URL: wait until the WebSocket upgrade of URL answers 101 with a STOMP subprotocol
+    local name=$1 url=$2 out
+    if out=$("$PYTHON" - "$url" "$TLS/ca.crt" "$START_TIMEOUT" <<'PY' 2>&1
+import socket, ssl, sys, time, urllib.parse
+url, ca, wait = sys.argv[1], sys.argv[2], float(sys.argv[3])
+u = urllib.parse.urlsplit(url)
+deadline = time.monotonic() + wait
+while True:
+    try:
+        sock = socket.create_connection((u.hostname, u.port), timeout=5)
+        if u.scheme == "wss":
+            sock = ssl.create_default_context(cafile=ca).wrap_socket(sock, server_hostname="localhost")
+        sock.sendall((f"GET {u.path or '/'} HTTP/1.1\r\nHost: {u.hostname}:{u.port}\r\n"
+                      "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Protocol: v12.stomp\r\n\r\n").encode())
+        head = sock.recv(4096).decode("latin-1")
+        sock.close()
+        if head.startswith("HTTP/1.1 101") and "v12.stomp" in head:
+            print(f"{url}: WebSocket upgrade accepted (v12.stomp)")
+            break
+        raise OSError(head.split("\r\n")[0] or "no answer")
+    except OSError as exc:
+        if time.monotonic() > deadline:
+            sys.exit(f"{url}: no WebSocket upgrade within {wait:g} s: {exc}")
+        time.sleep(0.5)
+PY
+    ); then
+        log "$name $out"
+        return 0
+    fi
+    log "$name $out"
+    FAILED="$FAILED $name"
+    return 1
+}
+
 check_broker() {  # NAME PLAIN_PORT TLS_PORT VHOST LOGIN PASSCODE: plain, TLS, TLS with client cert
     local name=$1 plain=$2 tls=$3 vhost=$4 login=$5 pass=$6
     local ca=(--tls --ca "$TLS/ca.crt" --server-name localhost)
@@ -754,7 +852,8 @@ for b in $KNOWN_BROKERS; do
 done
 
 if wants activemq && check_broker activemq "$AMQ_STOMP_PORT" "$AMQ_STOMP_TLS_PORT" localhost admin admin \
-        && ping_one activemq stomp+nio "$AMQ_STOMP_NIO_PORT" localhost admin admin; then
+        && ping_one activemq stomp+nio "$AMQ_STOMP_NIO_PORT" localhost admin admin \
+        && ws_ping activemq "ws://127.0.0.1:$AMQ_WS_PORT/" && ws_ping activemq "wss://127.0.0.1:$AMQ_WSS_PORT/"; then
     {
         kv STOMP_ACTIVEMQ_HOST 127.0.0.1
         kv STOMP_ACTIVEMQ_PORT "$AMQ_STOMP_PORT"
@@ -764,9 +863,13 @@ if wants activemq && check_broker activemq "$AMQ_STOMP_PORT" "$AMQ_STOMP_TLS_POR
         kv STOMP_ACTIVEMQ_PASSCODE admin
         kv STOMP_ACTIVEMQ_VHOST localhost
         kv STOMP_ACTIVEMQ_DLQ_PREFIX DLQ.
+        kv STOMP_ACTIVEMQ_WS_URL "ws://127.0.0.1:$AMQ_WS_PORT/"
+        kv STOMP_ACTIVEMQ_WSS_URL "wss://127.0.0.1:$AMQ_WSS_PORT/"
     } > "$RUN/activemq.env"
 fi
-if wants rabbitmq && check_broker rabbitmq "$RABBIT_STOMP_PORT" "$RABBIT_STOMP_TLS_PORT" / guest guest; then
+if wants rabbitmq && check_broker rabbitmq "$RABBIT_STOMP_PORT" "$RABBIT_STOMP_TLS_PORT" / guest guest \
+        && ws_ping rabbitmq "ws://127.0.0.1:$RABBIT_WS_PORT/ws" \
+        && ws_ping rabbitmq "wss://127.0.0.1:$RABBIT_WSS_PORT/ws"; then
     {
         kv STOMP_RABBITMQ_HOST 127.0.0.1
         kv STOMP_RABBITMQ_PORT "$RABBIT_STOMP_PORT"
@@ -774,6 +877,8 @@ if wants rabbitmq && check_broker rabbitmq "$RABBIT_STOMP_PORT" "$RABBIT_STOMP_T
         kv STOMP_RABBITMQ_LOGIN guest
         kv STOMP_RABBITMQ_PASSCODE guest
         kv STOMP_RABBITMQ_VHOST /
+        kv STOMP_RABBITMQ_WS_URL "ws://127.0.0.1:$RABBIT_WS_PORT/ws"
+        kv STOMP_RABBITMQ_WSS_URL "wss://127.0.0.1:$RABBIT_WSS_PORT/ws"
     } > "$RUN/rabbitmq.env"
 fi
 if wants artemis && check_broker artemis "$ARTEMIS_STOMP_PORT" "$ARTEMIS_STOMP_TLS_PORT" localhost admin admin; then
@@ -808,11 +913,15 @@ printf '  %-9s %-17s %s\n' broker address notes
 if wants activemq; then
     printf '  %-9s %-17s %s\n' activemq "127.0.0.1:$AMQ_STOMP_PORT" "stomp (admin/admin, guest/guest or none; host localhost)" \
         activemq "127.0.0.1:$AMQ_STOMP_TLS_PORT" "stomp+ssl (CA $TLS/ca.crt)" \
-        activemq "127.0.0.1:$AMQ_STOMP_NIO_PORT" "stomp+nio"
+        activemq "127.0.0.1:$AMQ_STOMP_NIO_PORT" "stomp+nio" \
+        activemq "127.0.0.1:$AMQ_WS_PORT" "ws://127.0.0.1:$AMQ_WS_PORT/ (text messages only)" \
+        activemq "127.0.0.1:$AMQ_WSS_PORT" "wss://127.0.0.1:$AMQ_WSS_PORT/"
 fi
 if wants rabbitmq; then
     printf '  %-9s %-17s %s\n' rabbitmq "127.0.0.1:$RABBIT_STOMP_PORT" "stomp (guest/guest; vhosts /, localhost, 127.0.0.1)" \
-        rabbitmq "127.0.0.1:$RABBIT_STOMP_TLS_PORT" "stomp over TLS (CA $TLS/ca.crt)"
+        rabbitmq "127.0.0.1:$RABBIT_STOMP_TLS_PORT" "stomp over TLS (CA $TLS/ca.crt)" \
+        rabbitmq "127.0.0.1:$RABBIT_WS_PORT" "ws://127.0.0.1:$RABBIT_WS_PORT/ws (web-stomp)" \
+        rabbitmq "127.0.0.1:$RABBIT_WSS_PORT" "wss://127.0.0.1:$RABBIT_WSS_PORT/ws"
 fi
 if wants apollo; then
     printf '  %-9s %-17s %s\n' apollo "127.0.0.1:$APOLLO_STOMP_PORT" "stomp (admin/admin, guest/guest or none; host localhost)" \

@@ -56,9 +56,14 @@ def _asyncio_loop() -> Iterator[asyncio.AbstractEventLoop]:
     loop.close()
 
 
-@pytest.fixture
-def broker() -> Iterator[TestBroker]:
-    with TestBroker(BrokerCore(name="mq")) as running:
+TRANSPORTS: dict[str, str | None] = {"tcp": None, "ws": "/ws"}
+"""Every transport the contract runs over: plain TCP, and STOMP over WebSocket on a path."""
+
+
+@pytest.fixture(params=sorted(TRANSPORTS))
+def broker(request: pytest.FixtureRequest) -> Iterator[TestBroker]:
+    """The test broker, over each transport (its ``uri`` is ``tcp://`` or ``ws://``)."""
+    with TestBroker(BrokerCore(name="mq"), websocket=TRANSPORTS[request.param]) as running:
         yield running
 
 

@@ -97,6 +97,9 @@ class BrokerFacts:
     prefetch_in_bytes: bool
     """``activemq.prefetchSize`` is read as a window in bytes, not messages (Artemis: a
     window smaller than one message lets a single unacknowledged message through)."""
+    websocket_binary: bool = True
+    """Over WebSocket, binary messages are read (RabbitMQ); False: only text messages, so a
+    body must be UTF-8 to cross (ActiveMQ 5.17 ignores binary messages)."""
 
 
 _FACTS: Final[Mapping[BrokerName, BrokerFacts]] = {
@@ -108,6 +111,7 @@ _FACTS: Final[Mapping[BrokerName, BrokerFacts]] = {
         server_in_1_0=True,
         error_before_drop=False,
         prefetch_in_bytes=False,
+        websocket_binary=False,
     ),
     "rabbitmq": BrokerFacts(
         nack="requeue",
@@ -207,6 +211,10 @@ class BrokerInfo:
     """ActiveMQ's ``stomp+nio`` connector (another I/O implementation of the same protocol)."""
     version_label: str | None = None
     """The broker's version as the scripts installed it (``STOMP_<B>_VERSION``), if known."""
+    ws_url: str | None = None
+    """STOMP over WebSocket (``STOMP_<B>_WS_URL``, ``ws://host:port/path``), if it offers it."""
+    wss_url: str | None = None
+    """STOMP over WebSocket with TLS (``STOMP_<B>_WSS_URL``), if it offers it."""
 
     @property
     def facts(self) -> BrokerFacts:
@@ -340,6 +348,8 @@ def load_broker(name: BrokerName, environ: Mapping[str, str] | None = None) -> B
         dead_letter_prefix=settings.get(prefix + "DLQ_PREFIX") or defaults.dead_letter_prefix,
         nio_port=int(nio) if (nio := settings.get(prefix + "NIO_PORT")) else None,
         version_label=settings.get(prefix + "VERSION") or None,
+        ws_url=settings.get(prefix + "WS_URL") or None,
+        wss_url=settings.get(prefix + "WSS_URL") or None,
     )
 
 

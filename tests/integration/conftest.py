@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import NoReturn
 
 import pytest
@@ -31,6 +31,7 @@ from tests.integration._brokers import (
     load_broker,
     server_banner,
 )
+from tests.integration._reactor import ReactorThread
 
 _CONNECT_TIMEOUT = 2.0
 _PREFIX = re.compile(r"[A-Za-z0-9_-]+")
@@ -116,3 +117,11 @@ def version(request: pytest.FixtureRequest) -> Version:
     """Each STOMP version in turn (a test may narrow it with ``pytest.mark.parametrize``)."""
     value: Version = request.param
     return value
+
+
+@pytest.fixture(scope="session")
+def twisted_reactor() -> Iterator[ReactorThread]:
+    """The global reactor, running in a daemon thread for the whole session."""
+    running = ReactorThread()
+    yield running
+    running.stop()

@@ -10,15 +10,13 @@ reactor can only run once per process, and here it runs once, for all of them.
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Callable, Coroutine, Iterator
-from typing import Any, TypeVar, cast
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import pytest
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
-from twisted.internet.threads import blockingCallFromThread
 
 from stomp_session import MessageReceived
 from stomp_twisted import (
@@ -31,48 +29,11 @@ from stomp_twisted import (
     TlsOptions,
 )
 from tests.integration._brokers import BrokerInfo, QueueNamer
+from tests.integration._reactor import ReactorThread
 
 T = TypeVar("T")
 TIMEOUT = 10.0
 Scenario = Callable[[Any], Coroutine[Any, Any, T]]
-
-
-class ReactorThread:
-    """The global reactor, running in a daemon thread; scenarios run on it."""
-
-    def __init__(self) -> None:
-        from twisted.internet import reactor
-
-        self.reactor: Any = cast(Any, reactor)
-        self.thread = threading.Thread(
-            target=self.reactor.run,
-            kwargs={"installSignalHandlers": False},
-            name="twisted-reactor",
-            daemon=True,
-        )
-        self.thread.start()
-
-    def run(self, scenario: Scenario[T], timeout: float = 60.0) -> T:
-        """Run ``scenario(reactor)`` on the reactor thread; return its result or raise."""
-
-        def start() -> Deferred[T]:
-            running = Deferred.fromCoroutine(scenario(self.reactor))
-            return running.addTimeout(timeout, self.reactor)
-
-        blocking: Any = blockingCallFromThread  # its generic signature cannot see T
-        result: T = blocking(self.reactor, start)
-        return result
-
-    def stop(self) -> None:
-        self.reactor.callFromThread(self.reactor.stop)
-        self.thread.join(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def twisted_reactor() -> Iterator[ReactorThread]:
-    running = ReactorThread()
-    yield running
-    running.stop()
 
 
 def make_client(broker: BrokerInfo, reactor: Any, uri: str | None = None, **options: Any) -> Client:

@@ -38,6 +38,8 @@ class Loopback:
         """False: the next transports fail to open (the broker is down)."""
         self.broker_reads = True
         """False: bytes the client writes stay unwritten (a broker that stopped reading)."""
+        self.ws_path: str | None = None
+        """The path the broker serves WebSocket on (default: the one the client asks for)."""
 
     @property
     def done(self) -> dict[str, object]:
@@ -67,6 +69,9 @@ class Loopback:
                 if data:
                     core.receive_data(data, self.now)
                     moved = True
+                    while (event := core.next_event()) is not None:  # the core reacts first
+                        self.events.append(event)
+                        self._on(event)
                 if connection.should_close and self.connection is connection:
                     self.connection = None
                     connection.connection_lost(self.now)
@@ -79,7 +84,9 @@ class Loopback:
     def _on(self, event: CoreEvent) -> None:
         if isinstance(event, OpenTransport):
             if self.reachable:
-                self.connection = self.broker.open_connection(self.now)
+                broker = event.broker
+                path = self.ws_path or broker.path if broker.websocket else None
+                self.connection = self.broker.open_connection(self.now, websocket=path)
                 self.core.transport_opened(self.now)
             else:
                 self.core.transport_failed(ConnectionRefusedError("refused"), self.now)

@@ -268,7 +268,8 @@ class TestBrokerOptionsAndCredentials:
             "failover:(tcp://admin:S3cretPW@h:1)x",
             "failover:(tcp://admin:S3cretPW@h:1,tcp://admin:S3cretPW@h:1)",
             "failover:tcp://admin:S3cretPW@h:1),",
-            "ws://admin:S3cretPW@h:1",
+            "stomp://admin:S3cretPW@h:1",
+            "ws://admin:S3cretPW@h:1/a b",
             "admin:S3cretPW@h:1",
             "tcp://:S3cretPW@h:1",
             "failover:(tcp://admin:S3cretPW@h:1#frag)",
@@ -323,7 +324,6 @@ class TestErrors:
             ("failover:(,tcp://a:1)", "empty broker in the list", ""),
             ("failover:(tcp://a:1,,tcp://b:2)", "empty broker in the list", ""),
             ("localhost:61613", "broker 'localhost:61613' has no scheme", "localhost:61613"),
-            ("ws://a:1", "unsupported scheme 'ws'", "ws"),
             ("stomp://a:1", "unsupported scheme 'stomp'", "stomp"),
             ("tcp://", "missing host", "tcp://"),
             ("tcp://:61613", "missing host", "tcp://:61613"),
@@ -447,7 +447,7 @@ class TestErrors:
         assert caught.value.part == "randomize=yes"
 
     def test_server_hostname_needs_an_ssl_broker(self) -> None:
-        with pytest.raises(UriError, match="applies to ssl:// brokers only"):
+        with pytest.raises(UriError, match="applies to ssl:// and wss:// brokers only"):
             FailoverUri.parse("tcp://a:1?serverHostname=a.example")
 
     def test_server_hostname_must_be_a_host_name(self) -> None:
@@ -558,3 +558,59 @@ class TestModel:
             uri.options.randomize = False  # type: ignore[misc]
         with pytest.raises(AttributeError):
             uri.brokers[0].port = 2  # type: ignore[misc]
+
+
+class TestWebSocket:
+    def test_ws_and_wss_brokers_mix_with_tcp_and_ssl(self) -> None:
+        uri = FailoverUri.parse(
+            "failover:(tcp://a:61613,ws://b:15674/ws,wss://c:15673/stomp/ws?vhost=v,ssl://d:61614)"
+        )
+        assert [b.scheme for b in uri.brokers] == ["tcp", "ws", "wss", "ssl"]
+        assert [b.path for b in uri.brokers] == ["", "/ws", "/stomp/ws", ""]
+        assert [b.websocket for b in uri.brokers] == [False, True, True, False]
+        assert [b.tls for b in uri.brokers] == [False, False, True, True]
+        assert uri.brokers[2].options == {"vhost": "v"}
+
+    def test_a_bare_ws_uri_keeps_its_path_and_takes_its_query_as_options(self) -> None:
+        uri = FailoverUri.parse("ws://user:pw@Host:61614/a/b?vhost=x&randomize=false")
+        (broker,) = uri.brokers
+        assert (broker.host, broker.port, broker.path) == ("host", 61614, "/a/b")
+        assert broker.credentials() == ("user", "pw")
+        assert broker.virtual_host() == "x"
+        assert uri.options.randomize is False
+
+    def test_a_ws_uri_without_path_asks_for_the_root(self) -> None:
+        assert FailoverUri.parse("ws://h:1").brokers[0].path == "/"
+        assert FailoverUri.parse("ws://h:1/").brokers[0].path == "/"
+
+    def test_a_ws_uri_without_port_takes_the_websocket_default(self) -> None:
+        assert FailoverUri.parse("ws://h/ws").brokers[0].port == 80
+        assert FailoverUri.parse("wss://h/ws").brokers[0].port == 443
+        assert FailoverUri.parse("wss://[::1]/ws").brokers[0].port == 443
+        with pytest.raises(UriError, match="missing port"):
+            FailoverUri.parse("tcp://h")
+
+    def test_str_writes_the_path_back(self) -> None:
+        uri = FailoverUri.parse("failover:(ws://u:secret@h:1/ws?vhost=v,tcp://h:2)")
+        assert str(uri) == "failover:(ws://u:***@h:1/ws?vhost=v,tcp://h:2)"
+        assert "secret" not in repr(uri)
+
+    def test_the_path_tells_brokers_apart_and_survives_pickling(self) -> None:
+        one, two = FailoverUri.parse("failover:(ws://h:1/a,ws://h:1/b)").brokers
+        assert one != two
+        assert pickle.loads(pickle.dumps(one)) == one
+
+    def test_server_hostname_applies_to_wss(self) -> None:
+        broker = FailoverUri.parse("wss://h:1/ws?serverHostname=name").brokers[0]
+        assert broker.server_name() == "name"
+        with pytest.raises(UriError, match="ssl:// and wss:// brokers only"):
+            FailoverUri.parse("ws://h:1/ws?serverHostname=name")
+
+    def test_a_path_on_a_tcp_broker_is_refused(self) -> None:
+        with pytest.raises(UriError, match="only ws:// and wss:// brokers have one"):
+            Broker(scheme="tcp", host="h", port=1, path="/ws")
+
+    @pytest.mark.parametrize("path", ["ws", "/a b", "/a#b"])
+    def test_a_bad_path_is_refused(self, path: str) -> None:
+        with pytest.raises(UriError, match="invalid WebSocket path"):
+            Broker(scheme="ws", host="h", port=1, path=path)

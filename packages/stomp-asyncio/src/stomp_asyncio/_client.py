@@ -78,6 +78,8 @@ class Client(ClientView):
         heart_beat: ``(cx, cy)`` in milliseconds; ``(0, 0)`` (the default) for none.
         heart_beat_grace: How many receive intervals of silence make the broker dead.
         connect_headers: Extra CONNECT headers (``client-id`` and the like).
+        websocket_headers: Extra HTTP headers of the WebSocket upgrade (``ws://`` and
+            ``wss://`` brokers): ``Origin``, ``Authorization``, ``Cookie``.
         tls: How ``ssl://`` brokers are secured: :class:`~stomp_core.TlsOptions` or an
             :class:`ssl.SSLContext`; by default the system's trust store with
             certificate and host-name verification.
@@ -112,6 +114,7 @@ class Client(ClientView):
         heart_beat: tuple[int, int] = (0, 0),
         heart_beat_grace: float = DEFAULT_HEART_BEAT_GRACE,
         connect_headers: Headers | None = None,
+        websocket_headers: Headers | None = None,
         tls: TlsOptions | ssl.SSLContext | None = None,
         connect_timeout: float = DEFAULT_TIMEOUT,
         connected_timeout: float = DEFAULT_TIMEOUT,
@@ -134,6 +137,7 @@ class Client(ClientView):
             heart_beat=heart_beat,
             heart_beat_grace=heart_beat_grace,
             connect_headers=connect_headers,
+            websocket_headers=websocket_headers,
             connect_timeout=connect_timeout,
             connected_timeout=connected_timeout,
             receipt_timeout=receipt_timeout,

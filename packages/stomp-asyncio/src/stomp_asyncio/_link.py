@@ -297,7 +297,7 @@ class Link:
         broker = event.broker
         tls = self._tls
         try:
-            context = _tls_context(tls) if broker.scheme == "ssl" else None
+            context = _tls_context(tls) if broker.tls else None
             server_name = tls.server_hostname if isinstance(tls, TlsOptions) else None
             await self.loop.create_connection(
                 lambda: _Protocol(self, event),

@@ -147,7 +147,7 @@ class Doctor:
         return Step("TCP", summary=f"connected in {_ms(took)}")
 
     def _tls(self, broker: Broker) -> Step | None:
-        if broker.scheme != "ssl":
+        if not broker.tls:
             return None
         context = tls_context(self.options) or ssl.create_default_context()
         try:

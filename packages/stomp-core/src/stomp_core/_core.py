@@ -7,7 +7,7 @@ import heapq
 import logging
 from collections import deque
 from collections.abc import Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from stomp_core._errors import (
     BrokerError,
@@ -31,6 +31,7 @@ from stomp_core._model import ClientSettings, Counters, Reconnected
 from stomp_core._requests import Requests, session_error
 from stomp_core._state import CLIENT_TRANSITIONS, ClientInput, ClientState
 from stomp_core._trace import trace_in
+from stomp_core._websocket import check_websocket_support, new_codec
 from stomp_failover import (
     Attempt,
     Broker,
@@ -57,6 +58,9 @@ from stomp_session import (
 )
 from stomp_session._events import message_received
 
+if TYPE_CHECKING:
+    from stomp_websocket import Closed, WebSocketCodec
+
 __all__ = ["ClientCore"]
 
 _ATTEMPTING: Final = (ClientState.CONNECTING, ClientState.RECONNECTING)
@@ -67,6 +71,7 @@ class _Phase(enum.Enum):
 
     WAITING = "waiting"  # the policy's delay
     OPENING = "opening"  # the adapter opens the transport
+    UPGRADE = "upgrade"  # the WebSocket upgrade request written, its answer awaited
     HANDSHAKE = "handshake"  # CONNECT written, CONNECTED awaited
     UP = "up"  # CONNECTED: the connection serves
 
@@ -110,6 +115,7 @@ class ClientCore(Requests):
         logger: logging.Logger | None = None,
     ) -> None:
         self._uri = uri if isinstance(uri, FailoverUri) else FailoverUri.parse(uri)
+        check_websocket_support(self._uri)
         self._settings = settings
         self._rng = rng
         self._log = logger or logging.getLogger("stomp_core")
@@ -273,15 +279,32 @@ class ClientCore(Requests):
         assert attempt is not None
         self._phase = _Phase.OPENING
         self._broker = attempt.broker
+        self._ws_in = self._ws_out = None
         timeout = self._settings.connect_timeout
         self._attempt_deadline = now + timeout
         self._log.info("connecting: %s", attempt)
         self._events.append(OpenTransport(broker=attempt.broker, attempt=attempt, timeout=timeout))
 
     def transport_opened(self, now: float) -> None:
-        """The transport asked for by :class:`OpenTransport` is open: CONNECT goes out."""
+        """The transport asked for by :class:`OpenTransport` is open: CONNECT goes out.
+
+        For a WebSocket broker the upgrade request goes out first, and CONNECT once the
+        upgrade is accepted (within the attempt's ``connect_timeout``).
+        """
         if self._phase is not _Phase.OPENING:
             return
+        broker = self._broker
+        assert broker is not None
+        if broker.websocket:
+            settings = self._settings
+            codec = new_codec(broker, settings.versions, settings.websocket_headers)
+            self._ws_in = self._ws_out = codec
+            self._phase = _Phase.UPGRADE
+            self._append_raw(codec.handshake(), now)
+            return
+        self._send_connect(now)
+
+    def _send_connect(self, now: float) -> None:
         broker = self._broker
         assert broker is not None
         login, passcode = broker.credentials(self._settings.login, self._settings.passcode)
@@ -320,7 +343,7 @@ class ClientCore(Requests):
         phase = self._phase
         if phase is not None and phase is not _Phase.WAITING:
             self._events.append(CloseTransport(abort=True))
-        if phase in (_Phase.OPENING, _Phase.HANDSHAKE):
+        if phase in (_Phase.OPENING, _Phase.UPGRADE, _Phase.HANDSHAKE):
             # What ended the attempt (a TLS verification error, say) is its cause as is.
             cause = error or ConnectionLost(f"{self._broker} closed the connection")
             self._attempt_failed(cause, now)
@@ -340,7 +363,7 @@ class ClientCore(Requests):
         self._events.append(CloseTransport(abort=True))
         if self._phase is _Phase.UP:
             self._lost(cause, now)
-        elif self._phase in (_Phase.OPENING, _Phase.HANDSHAKE):
+        elif self._phase in (_Phase.OPENING, _Phase.UPGRADE, _Phase.HANDSHAKE):
             self._attempt_failed(cause, now)
 
     def _lost(self, cause: ClientError, now: float) -> None:
@@ -415,9 +438,14 @@ class ClientCore(Requests):
     def receive_data(self, data: bytes, now: float) -> None:
         """Take bytes the transport read at *now*."""
         phase = self._phase
-        if phase is not _Phase.HANDSHAKE and phase is not _Phase.UP:
+        if phase is not _Phase.HANDSHAKE and phase is not _Phase.UP and phase is not _Phase.UPGRADE:
             return  # late bytes of a transport the core already let go
         self.counters.bytes_in += len(data)
+        codec = self._ws_in
+        if codec is not None:
+            data = self._ws_receive(codec, data, now)
+            if not data:
+                return
         out = self._session.receive_data(data, now)
         cause: ClientError | None = None
         inbox = self._inbox
@@ -441,6 +469,8 @@ class ClientCore(Requests):
             if type(event) is ReceiptReceived:
                 self._settle(event.receipt_id, None)
             elif type(event) is Connected:
+                if self._ws_out is not None and not self._ws_agrees(event, now):
+                    return
                 self._on_connected(event)
             elif type(event) is ErrorReceived:
                 self._on_error(event)
@@ -455,6 +485,80 @@ class ClientCore(Requests):
             self._write(out.data, now)
         if out.close and self._phase is not None:
             self._drop(cause or ConnectionLost(f"{self._broker} ended the conversation"), now)
+
+    # -- STOMP over WebSocket (ws:// and wss:// brokers) ---------------------------------------
+
+    def _ws_receive(self, codec: WebSocketCodec, data: bytes, now: float) -> bytes:
+        """Decode what a WebSocket transport read; return the STOMP bytes to parse."""
+        from stomp_websocket import Closed, Opened, StompData, WebSocketError  # noqa: PLC0415
+
+        try:
+            events = codec.receive(data)
+        except WebSocketError as exc:
+            if self._phase is _Phase.UP:
+                reason = f"{self._broker} broke the WebSocket protocol: {exc}"
+                self._drop(ConnectionLost(reason, cause=exc), now)
+            else:  # the refused upgrade is the attempt's cause, as a refused TCP connection
+                self._events.append(CloseTransport(abort=True))
+                self._attempt_failed(exc, now)
+            return b""
+        stomp = b""
+        for event in events:
+            if type(event) is StompData:
+                stomp = event.data
+            elif type(event) is Opened:
+                self._log.debug("WebSocket upgrade accepted, subprotocol %s", event.subprotocol)
+                self._send_connect(now)
+            elif type(event) is Closed:
+                if stomp:  # what came before the close counts first (an ERROR, a RECEIPT)
+                    self.counters.bytes_in -= len(stomp)
+                    self._ws_in = None
+                    self.receive_data(stomp, now)
+                    if self._ws_out is codec:
+                        self._ws_in = codec
+                self._ws_closed(codec, event, now)
+                return b""
+        answer = codec.data_to_send()
+        if answer and self._phase is not None:
+            self._append_raw(answer, now)
+        return stomp
+
+    def _ws_closed(self, codec: WebSocketCodec, event: Closed, now: float) -> None:
+        if self._ws_out is not codec:
+            return
+        answer = codec.data_to_send()
+        if answer:  # the answer to the broker's close frame
+            self._append_raw(answer, now)
+        if self._phase is None:
+            return  # the close that follows DISCONNECT's RECEIPT: the graceful end
+        if self._goodbye is not None and event.code == 1000 and self._phase is _Phase.UP:
+            # A normal close answering DISCONNECT confirms it: RabbitMQ's Web-STOMP closes
+            # so, without the RECEIPT (frames are taken in order, so all came before it).
+            self._log.debug("%s closed the WebSocket normally after DISCONNECT", self._broker)
+            self._on_disconnected(now)
+            return
+        cause = ConnectionLost(f"{self._broker} closed the WebSocket ({event})")
+        if self._phase is _Phase.UP:
+            self._drop(cause, now)
+        else:
+            self._events.append(CloseTransport(abort=True))
+            self._attempt_failed(cause, now)
+
+    def _ws_agrees(self, event: Connected, now: float) -> bool:
+        """Whether CONNECTED's version is the negotiated subprotocol's; else drop."""
+        from stomp_websocket import subprotocol_version  # noqa: PLC0415
+
+        codec = self._ws_out
+        assert codec is not None
+        expected = subprotocol_version(codec.subprotocol)
+        if expected is None or expected == event.version.value:
+            return True
+        reason = (
+            f"{self._broker} negotiated the WebSocket subprotocol {codec.subprotocol} "
+            f"but its CONNECTED says STOMP {event.version.value}"
+        )
+        self._drop(ConnectionLost(reason), now)
+        return False
 
     def _route(self, event: MessageReceived) -> MessageReceived | None:
         """A message whose subscription the table lacks: match it, or drop it (unacknowledged)."""
@@ -535,6 +639,9 @@ class ClientCore(Requests):
         self._errors.append(error)
 
     def _on_disconnected(self, now: float) -> None:
+        codec = self._ws_out
+        if codec is not None:
+            self._append_raw(codec.close(), now)
         self._events.append(CloseTransport(abort=False))
         self._end_goodbye(now, confirmed=True)
 
@@ -591,6 +698,9 @@ class ClientCore(Requests):
         elif phase is _Phase.OPENING and now >= self._attempt_deadline:
             timeout = self._settings.connect_timeout
             self._drop(WaitTimeout(f"connection to {broker}", timeout), now)
+        elif phase is _Phase.UPGRADE and now >= self._attempt_deadline:
+            timeout = self._settings.connect_timeout
+            self._drop(WaitTimeout(f"the WebSocket upgrade by {broker}", timeout), now)
         elif phase is _Phase.HANDSHAKE and now >= self._attempt_deadline:
             timeout = self._settings.connected_timeout
             self._drop(WaitTimeout(f"CONNECTED from {broker}", timeout), now)

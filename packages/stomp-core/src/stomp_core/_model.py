@@ -80,6 +80,15 @@ def parse_versions(versions: Iterable[Version | str]) -> tuple[Version, ...]:
     return tuple(v for v in ALL_VERSIONS if v in result)
 
 
+def _pairs(
+    given: Mapping[str, str] | Iterable[tuple[str, str]] | None,
+) -> tuple[tuple[str, str], ...]:
+    if given is None:
+        return ()
+    items = given.items() if isinstance(given, Mapping) else given
+    return tuple((str(name), str(value)) for name, value in items)
+
+
 def _heart_beat(value: object) -> tuple[int, int]:
     if (
         not isinstance(value, tuple)
@@ -172,6 +181,8 @@ class ClientSettings:
         ack_delay: Seconds a coalesced ACK may wait.
         max_outgoing: Bytes the outbound buffer holds before writes wait for room.
         limits: Bounds on frames, received and sent.
+        websocket_headers: Extra HTTP headers of the WebSocket upgrade for ``ws://``
+            and ``wss://`` brokers (``Origin``, ``Authorization``, ``Cookie``).
     """
 
     login: str | None = None
@@ -191,6 +202,7 @@ class ClientSettings:
     ack_delay: float = 0.01
     max_outgoing: int = DEFAULT_MAX_OUTGOING
     limits: Limits = field(default_factory=Limits)
+    websocket_headers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def make(
@@ -199,6 +211,7 @@ class ClientSettings:
         versions: Iterable[Version | str] = ALL_VERSIONS,
         connect_headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         limits: Limits | None = None,
+        websocket_headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         **values: object,
     ) -> ClientSettings:
         """Build settings from a client constructor's loose arguments, checking each.
@@ -206,15 +219,10 @@ class ClientSettings:
         Raises:
             InvalidRequest: a value out of range or of the wrong kind, naming it.
         """
-        headers: tuple[tuple[str, str], ...] = ()
-        if connect_headers is not None:
-            items = (
-                connect_headers.items() if isinstance(connect_headers, Mapping) else connect_headers
-            )
-            headers = tuple((str(name), str(value)) for name, value in items)
         return cls(
             versions=parse_versions(versions),
-            connect_headers=headers,
+            connect_headers=_pairs(connect_headers),
+            websocket_headers=_pairs(websocket_headers),
             limits=Limits() if limits is None else limits,
             **values,  # type: ignore[arg-type]
         )
@@ -243,6 +251,10 @@ class ClientSettings:
         if not isinstance(size, int) or size < 1:
             msg = f"max_outgoing must be a positive number of bytes, got {self.max_outgoing!r}"
             raise InvalidRequest(msg)
+        for name, value in self.websocket_headers:
+            if not name or any(c in name for c in " :\r\n\t") or any(c in value for c in "\r\n"):
+                msg = f"websocket_headers: HTTP cannot carry the header {name!r}"
+                raise InvalidRequest(msg)
         for name in ("login", "passcode", "vhost"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from typing import TYPE_CHECKING
 
 from stomp_core._errors import ConnectionLost
 from stomp_core._model import ClientSettings, Counters
 from stomp_core._trace import trace_out
+
+if TYPE_CHECKING:
+    from stomp_websocket import WebSocketCodec
 
 __all__ = ["Outbound"]
 
@@ -29,6 +33,10 @@ class Outbound:
     _settings: ClientSettings
     _log: logging.Logger
     counters: Counters
+    # The WebSocket codec of the connection (ws:// and wss://), else None: every frame
+    # becomes one message of it; _ws_in decodes what is read (in stomp_core._core).
+    _ws_out: WebSocketCodec | None
+    _ws_in: WebSocketCodec | None
 
     def _init_outbound(self) -> None:
         self._out: deque[bytes] = deque()
@@ -39,8 +47,18 @@ class Outbound:
         self._deferred_at = 0.0
         self._sends_buffered = 0
         self._sends_unwritten = 0
+        self._ws_out = self._ws_in = None
 
     def _append(self, data: bytes, now: float) -> None:
+        if self._ws_out is not None:
+            data = self._ws_out.frame(data)
+        if not self._out_size:
+            self._out_since = now
+        self._out.append(data)
+        self._out_size += len(data)
+
+    def _append_raw(self, data: bytes, now: float) -> None:
+        """Bytes that are no STOMP frame (the WebSocket upgrade, pongs, the close)."""
         if not self._out_size:
             self._out_since = now
         self._out.append(data)
@@ -58,6 +76,11 @@ class Outbound:
 
     def _move_deferred(self, now: float) -> None:
         deferred = self._deferred
+        if self._ws_out is not None:  # one WebSocket message per frame
+            for frame in deferred:
+                self._append(frame, now)
+            deferred.clear()
+            return
         data = b"".join(deferred)
         deferred.clear()
         self._append(data, now)

@@ -15,8 +15,15 @@ from urllib.parse import quote
 
 from stomp_failover._errors import UriError
 
-Scheme = Literal["tcp", "ssl"]
-"""The transports a broker URI may name: plain TCP, or TCP with TLS."""
+Scheme = Literal["tcp", "ssl", "ws", "wss"]
+"""The transports a broker URI may name: plain TCP, TCP with TLS, and STOMP over WebSocket
+(``ws``) and over WebSocket with TLS (``wss``)."""
+
+SCHEMES: tuple[Scheme, ...] = ("tcp", "ssl", "ws", "wss")
+"""Every scheme a broker URI may name."""
+
+DEFAULT_PORTS: Mapping[str, int] = MappingProxyType({"ws": 80, "wss": 443})
+"""The port of a broker URI that gives none (WebSocket only, as RFC 6455 says)."""
 
 BROKER_OPTION_NAMES = ("vhost", "serverHostname")
 """The per-broker query options this package accepts (see the README)."""
@@ -114,16 +121,19 @@ class Broker:
     out of ``repr(broker)``.
 
     Attributes:
-        scheme: ``"tcp"`` for plain TCP, ``"ssl"`` for TCP with TLS.
+        scheme: ``"tcp"`` for plain TCP, ``"ssl"`` for TCP with TLS, ``"ws"`` for STOMP
+            over WebSocket and ``"wss"`` for STOMP over WebSocket with TLS.
         host: Host name (lower-cased) or IP address; an IPv6 address is held without
             brackets, compressed (``"::1"``).
         port: TCP port, 1 to 65535.
         options: The per-broker query options, read-only, in the order written:
             ``vhost`` (the STOMP ``host`` header to send, for example a RabbitMQ virtual
-            host) and ``serverHostname`` (``ssl`` only: the TLS server name to send and
-            verify instead of `host`).
+            host) and ``serverHostname`` (``ssl`` and ``wss`` only: the TLS server name to
+            send and verify instead of `host`).
         username: The user name of ``user:password@host``, percent-decoded, or None.
         password: The password of ``user:password@host``, percent-decoded, or None.
+        path: The HTTP path of the WebSocket upgrade (``ws`` and ``wss`` only, ``"/"``
+            when the URI gives none); ``""`` for ``tcp`` and ``ssl``.
     """
 
     scheme: Scheme
@@ -132,10 +142,26 @@ class Broker:
     options: Mapping[str, str] = field(default_factory=_no_options, hash=False)
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    path: str = ""
 
     def __post_init__(self) -> None:
-        if self.scheme not in ("tcp", "ssl"):
-            raise UriError(f"unsupported scheme {self.scheme!r}: use tcp or ssl", part=self.scheme)
+        if self.scheme not in SCHEMES:
+            raise UriError(
+                f"unsupported scheme {self.scheme!r}: use tcp, ssl, ws or wss", part=self.scheme
+            )
+        if self.scheme in ("ws", "wss"):
+            path = self.path or "/"
+            if not path.startswith("/") or any(c in path for c in " #?\r\n\t"):
+                raise UriError(
+                    f"invalid WebSocket path {path!r}: expected /segments, without query",
+                    part=path,
+                )
+            object.__setattr__(self, "path", path)
+        elif self.path:
+            raise UriError(
+                f"unexpected path {self.path!r}: only ws:// and wss:// brokers have one",
+                part=self.path,
+            )
         object.__setattr__(self, "host", check_host(self.host))
         port = self.port
         if type(port) is not int or not 1 <= port <= 65535:  # bool is no port
@@ -156,8 +182,11 @@ class Broker:
         if not value:
             raise UriError(f"option {name!r} needs a value", part=part)
         if name == "serverHostname":
-            if self.scheme != "ssl":
-                raise UriError("option 'serverHostname' applies to ssl:// brokers only", part=part)
+            if not self.tls:
+                raise UriError(
+                    "option 'serverHostname' applies to ssl:// and wss:// brokers only",
+                    part=part,
+                )
             check_host(value)
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -170,8 +199,19 @@ class Broker:
             options=dict(self.options),
             username=self.username,
             password=self.password,
+            path=self.path,
         )
         return (rebuild, ())
+
+    @property
+    def tls(self) -> bool:
+        """Whether the connection is TLS (``ssl`` and ``wss``)."""
+        return self.scheme in {"ssl", "wss"}
+
+    @property
+    def websocket(self) -> bool:
+        """Whether STOMP goes over WebSocket (``ws`` and ``wss``)."""
+        return self.scheme in {"ws", "wss"}
 
     @property
     def address(self) -> tuple[str, int]:
@@ -210,7 +250,7 @@ class Broker:
         if self.username is not None:
             secret = "" if self.password is None else ":***"
             user = f"{quote(self.username, safe='')}{secret}@"
-        text = f"{self.scheme}://{user}{host}:{self.port}"
+        text = f"{self.scheme}://{user}{host}:{self.port}{self.path}"
         if self.options:
             text += "?" + "&".join(
                 f"{quote(name, safe='')}={quote(value, safe='')}"

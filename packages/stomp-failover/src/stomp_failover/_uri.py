@@ -12,6 +12,7 @@ from urllib.parse import unquote
 from stomp_failover._errors import UriError
 from stomp_failover._model import (
     BROKER_OPTION_NAMES,
+    DEFAULT_PORTS,
     FAILOVER_OPTION_NAMES,
     Broker,
     FailoverOptions,
@@ -38,7 +39,7 @@ _PORT = re.compile(r"[0-9]{1,5}")
 _INTEGER = re.compile(r"-?[0-9]+")
 _DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
-_SCHEMES: Mapping[str, Scheme] = {"tcp": "tcp", "ssl": "ssl"}
+_SCHEMES: Mapping[str, Scheme] = {"tcp": "tcp", "ssl": "ssl", "ws": "ws", "wss": "wss"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,7 +81,8 @@ class FailoverUri:
         """Parse a failover URI.
 
         Accepts ``failover:(uri1,...,uriN)?options``, ``failover:uri1,...,uriN?options``
-        and a bare ``tcp://host:port?options`` or ``ssl://host:port?options``; options
+        and a bare ``tcp://host:port?options`` or ``ssl://host:port?options``; a
+        WebSocket broker is ``ws://host:port/path`` or ``wss://host:port/path``; options
         are joined by ``&`` or, as stompest wrote them, by ``,``. The README has the
         grammar and every option.
 
@@ -220,7 +222,8 @@ def _parse_broker(segment: str, *, with_query: bool) -> Broker:
     scheme = _SCHEMES.get(match[1].lower())
     if scheme is None:
         raise UriError(
-            f"unsupported scheme {match[1]!r} in {where!r}: use tcp:// or ssl://", part=match[1]
+            f"unsupported scheme {match[1]!r} in {where!r}: use tcp://, ssl://, ws:// or wss://",
+            part=match[1],
         )
     rest = segment[match.end() :]
     query: str | None = None
@@ -229,9 +232,13 @@ def _parse_broker(segment: str, *, with_query: bool) -> Broker:
         query = after if question else None
     if "#" in rest:
         raise UriError(f"unexpected '#' fragment in {where!r}", part=where)
-    authority, _, path = rest.partition("/")
-    if path:
-        raise UriError(f"unexpected path '/{path}' in {where!r}", part=where)
+    authority, slash, path = rest.partition("/")
+    websocket = scheme in ("ws", "wss")
+    if path and not websocket:
+        raise UriError(
+            f"unexpected path '/{path}' in {where!r} (only ws:// and wss:// brokers have one)",
+            part=where,
+        )
     userinfo, at, hostport = authority.rpartition("@")
     username = password = None
     if "@" in userinfo:
@@ -245,7 +252,7 @@ def _parse_broker(segment: str, *, with_query: bool) -> Broker:
         password = unquote(secret) if colon else None
         if not username:
             raise UriError(f"empty user name before '@' in {where!r}", part=where)
-    host, port = _split_hostport(hostport, where)
+    host, port = _split_hostport(hostport, where, DEFAULT_PORTS.get(scheme))
     return Broker(
         scheme=scheme,
         host=host,
@@ -253,10 +260,11 @@ def _parse_broker(segment: str, *, with_query: bool) -> Broker:
         options=_split_query(query) if query is not None else {},
         username=username,
         password=password,
+        path=slash + path if websocket else "",
     )
 
 
-def _split_hostport(hostport: str, where: str) -> tuple[str, int]:
+def _split_hostport(hostport: str, where: str, default_port: int | None) -> tuple[str, int]:
     if "," in hostport:
         raise UriError(
             f"unexpected ',' in {where!r}: give every broker of the list its scheme,"
@@ -270,6 +278,8 @@ def _split_hostport(hostport: str, where: str) -> tuple[str, int]:
         host, after = unquote(hostport[1:close]), hostport[close + 1 :]
         if ":" not in host:
             raise UriError(f"only an IPv6 address goes in brackets, in {where!r}", part=host)
+        if not after and default_port is not None:
+            return host, default_port
         if not after:
             raise UriError(f"missing port in {where!r}", part=where)
         if not after.startswith(":"):
@@ -284,6 +294,8 @@ def _split_hostport(hostport: str, where: str) -> tuple[str, int]:
         host, colon, port_text = hostport.partition(":")
         if not host:
             raise UriError(f"missing host in {where!r}", part=where)
+        if not colon and default_port is not None:
+            return host, default_port
         if not colon:
             raise UriError(f"missing port in {where!r}", part=where)
     if _PORT.fullmatch(port_text) is None or not 1 <= int(port_text) <= 65535:

@@ -37,7 +37,10 @@ def check_public_types() -> None:
     assert_type(str(uri), str)
 
     broker = uri.brokers[0]
-    assert_type(broker.scheme, Literal["tcp", "ssl"])
+    assert_type(broker.scheme, Literal["tcp", "ssl", "ws", "wss"])
+    assert_type(broker.path, str)
+    assert_type(broker.tls, bool)
+    assert_type(broker.websocket, bool)
     assert_type(broker.host, str)
     assert_type(broker.port, int)
     assert_type(broker.address, tuple[str, int])

@@ -1,7 +1,8 @@
 """stomp-suite: the whole toolkit in one install, and a check that its layers fit together.
 
 Installing ``stomp-suite`` installs every layer; import them by their own names
-(``stomp_frame``, ``stomp_commands``, ``stomp_session``, ``stomp_failover``, ``stomp_core``,
+(``stomp_frame``, ``stomp_commands``, ``stomp_session``, ``stomp_failover``,
+``stomp_websocket``, ``stomp_core``,
 ``stomp_testing``, ``stomp_sync``, ``stomp_asyncio``, ``stomp_twisted``) and the ``stompctl``
 command (``stomp_cli``). This package only says which versions were installed::
 
@@ -22,6 +23,7 @@ LAYERS: Final[dict[str, str]] = {
     "stomp-commands": "stomp_commands",
     "stomp-session": "stomp_session",
     "stomp-failover": "stomp_failover",
+    "stomp-websocket": "stomp_websocket",
     "stomp-core": "stomp_core",
     "stomp-testing": "stomp_testing",
     "stomp-sync": "stomp_sync",

@@ -82,6 +82,8 @@ class Client(ClientView):
         heart_beat_thread: Start a daemon thread that services heart-beats while the
             caller is busy outside the client.
         connect_headers: Extra CONNECT headers (``client-id`` and the like).
+        websocket_headers: Extra HTTP headers of the WebSocket upgrade (``ws://`` and
+            ``wss://`` brokers): ``Origin``, ``Authorization``, ``Cookie``.
         tls: How ``ssl://`` brokers are secured: :class:`~stomp_core.TlsOptions` (the
             same options as every client) or an :class:`ssl.SSLContext`; by default the
             system's trust store with certificate and host-name verification.
@@ -117,6 +119,7 @@ class Client(ClientView):
         heart_beat_grace: float = DEFAULT_HEART_BEAT_GRACE,
         heart_beat_thread: bool = False,
         connect_headers: Headers | None = None,
+        websocket_headers: Headers | None = None,
         tls: TlsOptions | ssl.SSLContext | None = None,
         ssl_context: ssl.SSLContext | None = None,
         connect_timeout: float = DEFAULT_TIMEOUT,
@@ -139,6 +142,7 @@ class Client(ClientView):
             heart_beat=heart_beat,
             heart_beat_grace=heart_beat_grace,
             connect_headers=connect_headers,
+            websocket_headers=websocket_headers,
             connect_timeout=connect_timeout,
             connected_timeout=connected_timeout,
             receipt_timeout=receipt_timeout,

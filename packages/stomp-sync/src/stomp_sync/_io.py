@@ -147,6 +147,9 @@ class SocketPump:
         if graceful:
             with contextlib.suppress(OSError, ValueError):
                 self._selector.unregister(sock)
+            if self._core.output_size:  # what is left (a WebSocket close), as far as it goes
+                with contextlib.suppress(OSError):
+                    sock.send(self._core.pending_output())
         else:
             with contextlib.suppress(KeyError, ValueError):
                 self._selector.unregister(sock)
@@ -351,7 +354,7 @@ class SocketPump:
         sock: socket.socket | None = None
         error: BaseException | None = None
         try:
-            context = tls_context(tls) if event.broker.scheme == "ssl" else None
+            context = tls_context(tls) if event.broker.tls else None
             sock = open_socket(
                 event.broker,
                 timeout=event.timeout,

@@ -113,7 +113,7 @@ def open_socket(
             if code:
                 raise OSError(code, os.strerror(code))
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if broker.scheme == "ssl":
+            if broker.tls:  # ssl:// and wss://
                 assert context is not None
                 tls = context.wrap_socket(
                     sock,

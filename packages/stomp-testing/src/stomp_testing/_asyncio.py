@@ -50,15 +50,24 @@ class AsyncioTestBroker:
         core: The broker to serve; a new :class:`~stomp_testing.BrokerCore` by default.
         host: The loopback address to listen on.
         port: The port; 0 picks a free one (see :attr:`port`).
+        websocket: Serve STOMP over WebSocket on this path (``"/ws"``) instead of plain
+            TCP (needs the stomp-websocket package); :attr:`uri` is then ``ws://``.
     """
 
     __test__ = False  # not a pytest test class, whatever its name
 
     def __init__(
-        self, core: BrokerCore | None = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        core: BrokerCore | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        websocket: str | None = None,
     ) -> None:
         self.core = BrokerCore() if core is None else core
         """The broker served."""
+        self.websocket = websocket
+        """The WebSocket path it serves, or ``None`` for plain TCP."""
         self.host = host
         self.port = port
         """The bound port, once started."""
@@ -73,8 +82,10 @@ class AsyncioTestBroker:
 
     @property
     def uri(self) -> str:
-        """``tcp://host:port`` of this broker (IPv6 hosts in brackets)."""
+        """``tcp://host:port`` of this broker (IPv6 hosts in brackets), or ``ws://.../path``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.websocket is not None:
+            return f"ws://{host}:{self.port}{self.websocket}"
         return f"tcp://{host}:{self.port}"
 
     async def start(self) -> AsyncioTestBroker:
@@ -165,7 +176,8 @@ class AsyncioTestBroker:
             loop.call_soon_threadsafe(self._flush)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        served = _Served(self.core.open_connection(self._now()), writer)
+        core = self.core.open_connection(self._now(), websocket=self.websocket)
+        served = _Served(core, writer)
         self._served.append(served)
         try:
             while not served.closed:

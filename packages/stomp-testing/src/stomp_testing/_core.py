@@ -6,11 +6,14 @@ import itertools
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from stomp_commands import ALL_VERSIONS
 from stomp_frame import HEARTBEAT_BYTES, Frame, HeartBeat, ParseError, Parser, Version, serialize
 from stomp_testing._faults import Faults
+
+if TYPE_CHECKING:
+    from stomp_websocket import ServerCodec
 
 __all__ = ["BrokerConnection", "BrokerCore"]
 
@@ -102,10 +105,28 @@ class BrokerConnection:
         beats_received: How many heart-beats (EOLs between frames) it received.
         heart_beat: The negotiated ``(send, receive)`` heart-beat intervals of the
             broker, in ms.
+        websocket: The WebSocket path it serves STOMP on (``"/ws"``), or ``None`` for
+            plain STOMP over TCP.
+        subprotocol: The WebSocket subprotocol it accepted, once upgraded.
+        websocket_close: The close code of the client's WebSocket close frame, once
+            received (1000 after a graceful disconnect).
     """
 
-    def __init__(self, broker: BrokerCore, number: int, now: float) -> None:
+    def __init__(
+        self, broker: BrokerCore, number: int, now: float, websocket: str | None = None
+    ) -> None:
         self._broker = broker
+        self.websocket = websocket
+        self.subprotocol: str | None = None
+        self.websocket_close: int | None = None
+        self._ws: ServerCodec | None = None
+        self._ws_raw: list[bytes] = []
+        self._ws_close_pending = False
+        self._ws_awaiting_close = False
+        if websocket is not None:
+            from stomp_websocket import ServerCodec  # noqa: PLC0415 - an optional extra
+
+            self._ws = ServerCodec()
         self.number = number
         self.version: Version | None = None
         self.connect_frame: Frame | None = None
@@ -131,8 +152,11 @@ class BrokerConnection:
 
     @property
     def should_close(self) -> bool:
-        """Whether the shell should close the transport once :meth:`data_to_send` is written."""
-        return self._closing
+        """Whether the shell should close the transport once :meth:`data_to_send` is written.
+
+        Over WebSocket, after the broker's close frame, once the client's answer came.
+        """
+        return self._closing and not self._ws_awaiting_close
 
     @property
     def should_abort(self) -> bool:
@@ -142,6 +166,8 @@ class BrokerConnection:
     @property
     def reading(self) -> bool:
         """Whether the broker takes bytes (``False`` under :meth:`Faults.stop_reading`)."""
+        if self._ws_awaiting_close:
+            return True  # for the client's close frame
         return not self._closing and self._broker.faults._is_reading(self.number)
 
     @property
@@ -172,10 +198,17 @@ class BrokerConnection:
         While :attr:`reading` is false the bytes are held and nothing is processed;
         feed ``b""`` once it is true again to process them.
         """
+        if self._ws_awaiting_close and data and not self._lost:
+            self._ws_receive(data)  # only the client's close frame matters now
+            return
         if self._closing or self._lost:
             return
         if data:
             self._last_received = now
+            if self._ws is not None:
+                data = self._ws_receive(data)
+                if not data:
+                    return
         parser = self._parser
         try:
             parser.receive_data(data)
@@ -186,12 +219,87 @@ class BrokerConnection:
                     self._handle(event, now)
         except ParseError as exc:
             self._error(f"malformed frame: {exc}", None, close=True)
+        if self._ws_close_pending:
+            self._ws_close_pending = False
+            self.close()
 
     def data_to_send(self) -> bytes:
         """The bytes to write to the client now (each byte is returned once)."""
         out = b"".join(self._out)
         self._out.clear()
+        if self._ws is not None:
+            return self._ws_wrap(out)
         return out
+
+    # -- STOMP over WebSocket ------------------------------------------------------------------
+
+    def _ws_receive(self, data: bytes) -> bytes:
+        from stomp_websocket import (  # noqa: PLC0415 - an optional extra
+            Closed,
+            RemoteWebSocketError,
+            ServerCodec,
+            StompData,
+            UpgradeRequested,
+        )
+
+        codec = self._ws
+        assert codec is not None
+        try:
+            events = codec.receive(data)
+        except RemoteWebSocketError:
+            self.drop()
+            return b""
+        stomp = b""
+        for event in events:
+            if isinstance(event, StompData):
+                stomp += event.data
+            elif isinstance(event, UpgradeRequested):
+                broker = self._broker
+                supported = [f"v1{v.value[-1]}.stomp" for v in broker.versions]
+                chosen = ServerCodec.choose(event.subprotocols, supported)
+                status = broker.websocket_refusal
+                if status is None and event.path != self.websocket:
+                    status = 404
+                if status is None and event.subprotocols and chosen is None:
+                    status = 400  # as RabbitMQ: no STOMP subprotocol it speaks
+                if status is not None:
+                    self._ws_raw.append(codec.refuse(status, b"refused by stomp-testing"))
+                    self._closing = True
+                    return b""
+                self.subprotocol = chosen
+                self._ws_raw.append(codec.accept(chosen))
+            elif isinstance(event, Closed):
+                self.websocket_close = event.code
+                self._ws_awaiting_close = False
+                self._ws_raw.append(codec.data_to_send())
+                if stomp:  # the frames before the close first; the close comes after
+                    self._ws_close_pending = True
+                    return stomp
+                self.close()
+                return b""
+        answer = codec.data_to_send()
+        if answer:
+            self._ws_raw.append(answer)
+        return stomp
+
+    def _ws_wrap(self, out: bytes) -> bytes:
+        codec = self._ws
+        assert codec is not None
+        raw = self._ws_raw
+        if out:
+            size = self._broker.websocket_message_size or len(out)
+            raw.extend(codec.frame(out[at : at + size]) for at in range(0, len(out), size))
+        if self._closing and not self._aborting and codec.open:
+            raw.append(codec.close())
+            self._ws_awaiting_close = self.websocket_close is None
+        data = b"".join(raw)
+        raw.clear()
+        return data
+
+    def ping(self) -> None:
+        """Send a WebSocket ping (the client must answer it with a pong)."""
+        if self._ws is not None and not self._closing:
+            self._ws_raw.append(self._ws.ping(b"stomp-testing"))
 
     def next_deadline(self) -> float | None:
         """When :meth:`handle_timer` must be called next (a heart-beat to send or to check)."""
@@ -234,6 +342,7 @@ class BrokerConnection:
         if self._lost:
             return
         self._aborting = True
+        self._ws_awaiting_close = False
         self._out.clear()
         self.close()
 
@@ -552,6 +661,13 @@ class BrokerCore:
             a test wrote to the client by hand) is ignored instead of refused.
         first_id: Where its id counters (message ids, ack ids, sessions) start.
         server: Its CONNECTED ``server`` header; ``stomp-testing/<name>`` by default.
+
+    Over WebSocket (connections opened with a ``websocket`` path, which needs the
+    stomp-websocket package), it accepts the upgrade on that path with the best STOMP
+    subprotocol the client offers and it speaks; :attr:`websocket_refusal` makes it
+    refuse every upgrade with an HTTP status, and :attr:`websocket_message_size` splits
+    what it sends into messages of at most that many bytes (``None``: everything written
+    at once is one message, several frames in it).
     """
 
     def __init__(
@@ -581,6 +697,10 @@ class BrokerCore:
         self.server = f"stomp-testing/{name}" if server is None else server
         self.faults = Faults()
         """The scripted faults (see :class:`~stomp_testing.Faults`)."""
+        self.websocket_refusal: int | None = None
+        """An HTTP status (401, 403, ...) to refuse every WebSocket upgrade with, or ``None``."""
+        self.websocket_message_size: int | None = None
+        """The most bytes in one WebSocket message it sends, or ``None`` for no limit."""
         self.received: list[Frame] = []
         """Every frame received, from every connection, in order."""
         self._connections: list[BrokerConnection] = []
@@ -597,9 +717,9 @@ class BrokerCore:
 
     # -- connections ---------------------------------------------------------------------------
 
-    def open_connection(self, now: float) -> BrokerConnection:
-        """A new client connection, accepted at *now*."""
-        connection = BrokerConnection(self, next(self._numbers), now)
+    def open_connection(self, now: float, *, websocket: str | None = None) -> BrokerConnection:
+        """A new client connection, accepted at *now*; over WebSocket on the path *websocket*."""
+        connection = BrokerConnection(self, next(self._numbers), now, websocket)
         self._connections.append(connection)
         return connection
 

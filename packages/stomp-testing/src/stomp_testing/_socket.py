@@ -113,14 +113,23 @@ class TestBroker:
         core: The broker to serve; a new :class:`~stomp_testing.BrokerCore` by default.
         host: The loopback address to listen on (``"::1"`` for IPv6).
         port: The port; 0 picks a free one (see :attr:`port`).
+        websocket: Serve STOMP over WebSocket on this path (``"/ws"``) instead of plain
+            TCP (needs the stomp-websocket package); :attr:`uri` is then ``ws://``.
     """
 
     __test__ = False  # not a pytest test class, whatever its name
 
     def __init__(
-        self, core: BrokerCore | None = None, *, host: str = "127.0.0.1", port: int = 0
+        self,
+        core: BrokerCore | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        websocket: str | None = None,
     ) -> None:
         self.core = BrokerCore() if core is None else core
+        self.websocket = websocket
+        """The WebSocket path it serves, or ``None`` for plain TCP."""
         """The broker served (touch it only under :meth:`locked`)."""
         self.host = host
         self._requested_port = port
@@ -195,8 +204,10 @@ class TestBroker:
 
     @property
     def uri(self) -> str:
-        """``tcp://host:port`` of this broker (IPv6 hosts in brackets)."""
+        """``tcp://host:port`` of this broker (IPv6 hosts in brackets), or ``ws://.../path``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.websocket is not None:
+            return f"ws://{host}:{self.port}{self.websocket}"
         return f"tcp://{host}:{self.port}"
 
     # -- faults, acting, looking ---------------------------------------------------------------
@@ -417,7 +428,8 @@ class TestBroker:
         sock.setblocking(False)
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        connection = SocketConnection(self, sock, self.core.open_connection(now))
+        core = self.core.open_connection(now, websocket=self.websocket)
+        connection = SocketConnection(self, sock, core)
         self._accepted.append(connection)
 
     def _flush(self, now: float) -> None:

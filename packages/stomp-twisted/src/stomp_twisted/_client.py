@@ -80,6 +80,8 @@ class Client(ClientView):
         heart_beat: ``(cx, cy)`` in ms; ``(0, 0)`` (the default of every client) for none.
         heart_beat_grace: How many receive intervals of silence make the broker dead.
         connect_headers: Extra CONNECT headers (``client-id``, ...).
+        websocket_headers: Extra HTTP headers of the WebSocket upgrade (``ws://`` and
+            ``wss://`` brokers): ``Origin``, ``Authorization``, ``Cookie``.
         tls: How ``ssl://`` brokers are secured (:class:`~stomp_core.TlsOptions`;
             default: verify against the platform's trust store).
         connect_timeout: Seconds for the TCP connection and TLS of an attempt.
@@ -114,6 +116,7 @@ class Client(ClientView):
         heart_beat: tuple[int, int] = (0, 0),
         heart_beat_grace: float = DEFAULT_HEART_BEAT_GRACE,
         connect_headers: Headers | None = None,
+        websocket_headers: Headers | None = None,
         tls: TlsOptions | None = None,
         connect_timeout: float = DEFAULT_TIMEOUT,
         connected_timeout: float = DEFAULT_TIMEOUT,
@@ -136,6 +139,7 @@ class Client(ClientView):
             heart_beat=heart_beat,
             heart_beat_grace=heart_beat_grace,
             connect_headers=connect_headers,
+            websocket_headers=websocket_headers,
             connect_timeout=connect_timeout,
             connected_timeout=connected_timeout,
             receipt_timeout=receipt_timeout,

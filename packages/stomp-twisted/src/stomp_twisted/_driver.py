@@ -241,7 +241,7 @@ class Driver:
         self._link = link
         broker = event.broker
         factory: object = _Factory(link)
-        if broker.scheme == "ssl":
+        if broker.tls:  # ssl:// and wss://
             options = self._tls or TlsOptions()
             creator = connection_creator(options, broker.server_name(options.server_hostname))
             # The clock matters: TLS aggregates small writes with callLater on it.
@@ -261,6 +261,9 @@ class Driver:
             if abort:
                 link.link.abortConnection()
             else:
+                data = self.core.data_to_send(self.reactor.seconds())
+                if data:  # what is left (a WebSocket close) goes before the end
+                    link.link.write(data)
                 link.link.loseConnection()
         elif link.connector is not None:
             link.connector.disconnect()
