@@ -332,6 +332,16 @@ class TestHeaderLookup:
     def test_header_dict_keeps_the_first_occurrence(self) -> None:
         assert self.frame.header_dict() == {"destination": "/queue/a", "x": "first", "y": ""}
 
+    def test_header_map_reads_the_first_occurrence_without_a_copy(self) -> None:
+        assert self.frame.header_map == {"destination": "/queue/a", "x": "first", "y": ""}
+        assert self.frame.header_map is self.frame.header_map
+        assert self.frame.header_map.get("x") == "first"
+
+    def test_header_map_of_a_parsed_frame_keeps_the_first_occurrence(self) -> None:
+        (frame,) = Parser(Version.V1_2).feed(b"SEND\nx:1\nx:2\ndestination:/q\n\n\x00")
+        assert isinstance(frame, Frame)
+        assert dict(frame.header_map) == {"x": "1", "destination": "/q"}
+
     def test_header_dict_keeps_first_appearance_order(self) -> None:
         assert list(self.frame.header_dict()) == ["destination", "x", "y"]
 

@@ -196,7 +196,7 @@ def read_message(frame: Frame, version: Version) -> MessageInfo:
     """
     if frame.command != "MESSAGE":
         _expect(frame, "MESSAGE")
-    get = frame.get
+    get = frame.header_map.get
     destination = get("destination")
     message_id = get("message-id")
     subscription = get("subscription")
