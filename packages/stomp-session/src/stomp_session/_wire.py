@@ -24,13 +24,7 @@ def escape_v1_2(value: str) -> bytes:
 
     The caller keeps NUL out (the full path refuses it).
     """
-    data = value.encode()
-    if b"\\" in data:
-        data = data.replace(b"\\", b"\\\\")
-    if b":" in data:
-        data = data.replace(b":", b"\\c")
-    if b"\n" in data:
-        data = data.replace(b"\n", b"\\n")
-    if b"\r" in data:
-        data = data.replace(b"\r", b"\\r")
-    return data
+    if "\\" not in value and "\n" not in value and "\r" not in value:
+        return value.replace(":", "\\c").encode()  # the common case: colons at most
+    data = value.encode().replace(b"\\", b"\\\\").replace(b":", b"\\c")
+    return data.replace(b"\n", b"\\n").replace(b"\r", b"\\r")
