@@ -65,22 +65,31 @@ RMQ_COOKIE=stomp-ha-cluster-cookie
 node_dir() { echo "$HA_DIR/${SETUP_OF[$1]}/$1"; }
 rmq_name() { echo "stompha${1#rmq}@localhost"; }
 
-# ha_marker NODE: a string the command line of the node's process contains (pid-reuse guard)
-ha_marker() {
+# ha_markers NODE: strings one of which the command line of the node's process contains
+# (pid-reuse guard): its launcher script until it execs, then the broker's own command line
+# (RabbitMQ: bash -> env -> rabbitmq-server (sh) -> erl -> beam.smp -home DIR; Artemis:
+# bin/artemis (sh) -> java)
+ha_markers() {
+    echo "$HA_RUN/$1.sh"
     case $1 in
-        rmq*) echo "-home $(node_dir "$1")/home" ;;
+        rmq*) printf '%s\n' "-home $(node_dir "$1")/home" "RABBITMQ_NODENAME=$(rmq_name "$1")" \
+            /usr/lib/rabbitmq/bin/rabbitmq-server ;;
+        art*) printf '%s\n' "-Dstomp.ha.node=$HA_DIR:$1" "$(node_dir "$1")/instance/bin/artemis" ;;
         *) echo "-Dstomp.ha.node=$HA_DIR:$1" ;;
     esac
 }
 
 ha_pid() {  # NODE: print its pid if it runs
-    local f=$HA_RUN/$1.pid pid cmd
+    local f=$HA_RUN/$1.pid pid cmd m
     [ -s "$f" ] || return 1
     pid=$(cat "$f")
     case $pid in '' | *[!0-9]*) return 1 ;; esac
     gone "$pid" && return 1
     cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || return 1
-    case $cmd in *"$(ha_marker "$1")"*) echo "$pid" ;; *) return 1 ;; esac
+    while IFS= read -r m; do
+        case $cmd in *"$m"*) echo "$pid"; return 0 ;; esac
+    done < <(ha_markers "$1")
+    return 1
 }
 
 find_java() {
@@ -378,6 +387,13 @@ appender.console.type = Console
 appender.console.name = console
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d %-5level [%logger] %msg%n
+# the audit loggers write a line per message: off
+logger.audit_base.name = org.apache.activemq.audit.base
+logger.audit_base.level = OFF
+logger.audit_resource.name = org.apache.activemq.audit.resource
+logger.audit_resource.level = OFF
+logger.audit_message.name = org.apache.activemq.audit.message
+logger.audit_message.level = OFF
 EOF
         cat > "$dir/instance/etc/broker.xml" <<EOF
 <?xml version="1.0" encoding="UTF-8"?>
