@@ -6,6 +6,7 @@
 #   ha.sh start [SETUP...]     start the set-ups (default: activemq rabbitmq artemis); idempotent
 #   ha.sh stop [SETUP...]      stop them (SIGTERM, then SIGKILL after STOP_TIMEOUT)
 #   ha.sh kill NODE            SIGKILL one node (a crash); its stored state stays
+#   ha.sh pid NODE             print the pid of a running node (to signal it yourself)
 #   ha.sh start-node NODE      start one node again; returns once it serves STOMP or, for a
 #                              master/slave or live/backup pair, once it waits as the standby
 #   ha.sh status               one line per node: pid or "down", serving or not
@@ -610,6 +611,10 @@ main() {
             done
             write_ha_env
             ;;
+        pid)
+            node=$(node_arg "$@")
+            ha_pid "$node" || die "$node is not running"
+            ;;
         kill)
             node=$(node_arg "$@")
             stop_node "$node" KILL
@@ -633,7 +638,7 @@ main() {
             done
             ;;
         -h | --help | '') sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; [ -n "$cmd" ] ;;
-        *) die "unknown command '$cmd' (start, stop, kill, start-node, status)" ;;
+        *) die "unknown command '$cmd' (start, stop, kill, pid, start-node, status)" ;;
     esac
 }
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ _HEADER = (
     "lost",
     "dup. redelivered",
     "dup. re-sent",
+    "dup. ack lost",
     "dup. unmarked",
     "reconnects (cons./prod.)",
     "to next message (s)",
@@ -37,7 +39,7 @@ _HEADER = (
 def _default_dir() -> Path:
     if directory := os.environ.get("STOMP_HA_RESULTS"):
         return Path(directory)
-    ha_dir = os.environ.get("HA_DIR") or str(Path(os.environ.get("TMPDIR") or "/tmp") / "stomp-ha")
+    ha_dir = os.environ.get("HA_DIR") or str(Path(tempfile.gettempdir()) / "stomp-ha")
     return Path(ha_dir) / "results"
 
 
@@ -61,6 +63,7 @@ def rows(reports: list[dict[str, Any]]) -> list[tuple[str, ...]]:
             str(r["lost"]),
             str(r["duplicates"]["redelivered"]),
             str(r["duplicates"]["resent"]),
+            str(r["duplicates"].get("ack-lost", 0)),
             str(r["duplicates"]["unmarked"]),
             f"{r['reconnects']['consumer']} / {r['reconnects']['producer']}",
             _times(r, "consumer_recovery_s"),

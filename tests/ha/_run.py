@@ -9,8 +9,11 @@ tests/integration's restart-under-load tests do:
   ``WaitTimeout``, or a reconnection during the batch) it sends the batch again, each SEND
   marked ``x-resent:true``: a SEND whose receipt was lost may be stored all the same;
 * the consumer acknowledges every message (``client-individual``), and counts a message seen
-  before as a duplicate by cause: marked ``redelivered`` by the broker, a marked re-send, or
-  unmarked (a failure);
+  before as a duplicate by cause: marked ``redelivered`` by the broker; a marked re-send; an
+  unmarked copy of a message the consumer had acknowledged on a connection that the kill
+  ended (``ack-lost``: an ACK has no receipt, and a broker killed before its ACK reached the
+  store delivers the message again, possibly without the mark, as Artemis does); or
+  unmarked and unexplained (a failure);
 * a killer thread SIGKILLs the node the consumer is connected to once the consumer has a
   share of the messages, and starts it again; the producer waits for each kill at its own
   share, so that it sends into the outage.
@@ -68,6 +71,8 @@ class FailoverRun:
     duplicates: Counter[str] = field(default_factory=Counter)
     unmarked: list[int] = field(default_factory=list)
     confirmed: set[int] = field(default_factory=set)
+    acked_on: dict[int, int] = field(default_factory=dict)
+    """Message number -> the consumer's connection count when it was first acknowledged."""
     resent_batches: int = 0
     consumer_reconnects: int = 0
     producer_reconnects: int = 0
@@ -143,6 +148,8 @@ class FailoverRun:
                     self.duplicates["redelivered"] += 1
                 elif resent:
                     self.duplicates["resent"] += 1
+                elif self.acked_on.get(seq, connections) < connections:
+                    self.duplicates["ack-lost"] += 1
                 else:
                     self.duplicates["unmarked"] += 1
                     self.unmarked.append(seq)
@@ -151,12 +158,19 @@ class FailoverRun:
                 if kill.consumer_recovery is None and connections > kill.consumer_connections:
                     kill.consumer_recovery = now - kill.at
 
+    def acked(self, seq: int, connections: int) -> None:
+        """The consumer's ACK of message ``seq`` went out on its ``connections``-th connection."""
+        with self.lock:
+            self.acked_on.setdefault(seq, connections)
+
     def complete(self) -> bool:
         """Whether the consumer has every message the producer sent (confirmed or not)."""
         return len(self.received) >= self.total
 
     # ---- killer
-    def killer(self, consumer_port: Callable[[], int | None], connections: Callable[[], int]) -> None:
+    def killer(
+        self, consumer_port: Callable[[], int | None], connections: Callable[[], int]
+    ) -> None:
         """Kill the consumer's node at each trigger, then start it again (a thread's target)."""
         try:
             for k in range(self.kills):
@@ -174,10 +188,13 @@ class FailoverRun:
                     time.sleep(0.02)
                     port = consumer_port()
                 node = self.setup.node_on(port)
-                kill = Kill(node=node.name, at=time.monotonic(), consumer_connections=connections())
+                pid = node.pid()
                 with self.lock:
+                    kill = Kill(
+                        node=node.name, at=time.monotonic(), consumer_connections=connections()
+                    )
                     self.kill_log.append(kill)
-                node.kill()
+                node.kill(pid)
                 logger.info("%s/%s: killed %s", self.setup.name, self.client, node.name)
                 self.killed[k].set()
                 time.sleep(2.0)  # the node stays down a while, then comes back
@@ -204,7 +221,8 @@ class FailoverRun:
                 "lost": len(lost),
                 "lost_first": lost[:10],
                 "duplicates": {
-                    cause: self.duplicates[cause] for cause in ("redelivered", "resent", "unmarked")
+                    cause: self.duplicates[cause]
+                    for cause in ("redelivered", "resent", "ack-lost", "unmarked")
                 },
                 "resent_batches": self.resent_batches,
                 "reconnects": {

@@ -9,6 +9,7 @@ kill it (SIGKILL) and start it again.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Mapping
@@ -50,7 +51,15 @@ def _headers(text: str) -> dict[str, str]:
     return {name.strip(): value.strip() for name, _, value in pairs}
 
 
-def _run(command: str, timeout: float) -> None:
+def _zombie(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"
+
+
+def _run(command: str, timeout: float) -> str:
     try:
         done = subprocess.run(
             ["bash", "-c", command],
@@ -65,6 +74,7 @@ def _run(command: str, timeout: float) -> None:
     if done.returncode != 0:
         msg = f"{command!r} exited {done.returncode}:\n{done.stdout}{done.stderr}"
         raise NodeCommandError(msg)
+    return done.stdout
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,12 +83,26 @@ class Node:
 
     name: str
     port: int
-    kill_command: str
+    pid_command: str
+    """Prints the node's pid (``ha.sh pid NODE``), checked to be the node's process."""
     start_command: str
 
-    def kill(self) -> None:
-        """SIGKILL the node (a crash: no warning, its stored state stays)."""
-        _run(self.kill_command, 60)
+    def pid(self) -> int:
+        """The pid of the node's process (``ha.sh pid``: checked to be the node's)."""
+        return int(_run(self.pid_command, 60))
+
+    def kill(self, pid: int) -> None:
+        """SIGKILL the node, as ``pid()`` named it; return once the process is gone.
+
+        A crash: no warning, and its stored state stays.
+        """
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{pid}").exists() and not _zombie(pid):
+            if time.monotonic() > deadline:
+                msg = f"{self.name} (pid {pid}) still alive 30s after SIGKILL"
+                raise NodeCommandError(msg)
+            time.sleep(0.01)
 
     def start(self) -> float:
         """Start the node again; return once it serves or stands by, with the seconds taken."""
@@ -124,7 +148,7 @@ def load_setup(name: SetupName, environ: Mapping[str, str] | None = None) -> Set
             Node(
                 name=node,
                 port=int(settings[key + "PORT"]),
-                kill_command=settings[key + "KILL"],
+                pid_command=f"{settings[key + 'KILL'].rpartition(' kill ')[0]} pid {node}",
                 start_command=settings[key + "START"],
             )
         )
