@@ -7,6 +7,7 @@
 #   ha.sh stop [SETUP...]      stop them (SIGTERM, then SIGKILL after STOP_TIMEOUT)
 #   ha.sh kill NODE            SIGKILL one node (a crash); its stored state stays
 #   ha.sh pid NODE             print the pid of a running node (to signal it yourself)
+#   ha.sh leader QUEUE         RabbitMQ: print the node whose member leads quorum queue QUEUE
 #   ha.sh start-node NODE      start one node again; returns once it serves STOMP or, for a
 #                              master/slave or live/backup pair, once it waits as the standby
 #   ha.sh status               one line per node: pid or "down", serving or not
@@ -17,7 +18,8 @@
 #             lock every second and opens its connectors once it has it. admin/admin, host localhost
 #   rabbitmq  RabbitMQ 3.10 cluster of three nodes stompha1..3@localhost (rmq1 :62623, rmq2 :62624,
 #             rmq3 :62625; distribution ports 25681-25683; no AMQP listener, no management);
-#             guest/guest, vhost /. Quorum queues: SUBSCRIBE and SEND with x-queue-type:quorum
+#             guest/guest, vhost /. Quorum queues: SUBSCRIBE and SEND with x-queue-type:quorum;
+#             a policy expires queues named ha-* after 10 minutes unused (the tests' queues)
 #   artemis   ActiveMQ Artemis (the version start.sh uses, from its cache) shared-store primary
 #             art1 :62653 and backup art2 :62654 (cluster connectors :62655, :62656) on one journal;
 #             no failback: a restarted node waits as the standby. admin/admin, host localhost
@@ -34,7 +36,8 @@
 #   STOMP_HA_DIR, STOMP_HA_SCRIPT, STOMP_HA_SETUPS (the set-ups that are up), and per set-up S
 #   (ACTIVEMQ, RABBITMQ, ARTEMIS): STOMP_HA_<S>_URI (failover:(...) over every node),
 #   STOMP_HA_<S>_NODES, STOMP_HA_<S>_LOGIN, _PASSCODE, _VHOST, STOMP_HA_<S>_SUBSCRIBE_HEADERS and
-#   _SEND_HEADERS (what the set-up needs on those frames, "name:value" joined by commas); per
+#   _SEND_HEADERS (what the set-up needs on those frames, "name:value" joined by commas);
+#   STOMP_HA_RABBITMQ_LEADER (a command: append a queue name to get its leader's node); per
 #   node N (AMQ1, RMQ2, ...): STOMP_HA_<N>_PORT, _PIDFILE, _LOG, _KILL and _START (commands).
 set -euo pipefail
 
@@ -150,7 +153,7 @@ log_says() { tail -c "+$(($2 + 1))" "$HA_LOGS/$1.log" 2>/dev/null | grep -Eq "$3
 
 # wait_node NODE OFFSET SECONDS: until the node serves STOMP, or waits as the standby
 wait_node() {
-    local node=$1 offset=$2 deadline standby
+    local node=$1 offset=$2 deadline standby pid
     deadline=$(($(date +%s) + $3))
     case $node in
         amq*) standby='is now in slave mode|waiting a lock to be acquired' ;;
@@ -158,7 +161,13 @@ wait_node() {
         *) standby='' ;;
     esac
     while [ "$(date +%s)" -lt "$deadline" ]; do
-        ha_pid "$node" >/dev/null || { tail -20 "$HA_LOGS/$node.log" >&2; die "$node exited (log: $HA_LOGS/$node.log)"; }
+        # the process just launched (its command line passes through wrapper scripts that
+        # ha_pid does not all recognise, so only its death counts here)
+        pid=$(cat "$HA_RUN/$node.pid" 2>/dev/null) || pid=""
+        if [ -z "$pid" ] || gone "$pid"; then
+            tail -20 "$HA_LOGS/$node.log" >&2
+            die "$node exited (log: $HA_LOGS/$node.log)"
+        fi
         if port_open "${PORT_OF[$node]}"; then
             if stomp_answers "${PORT_OF[$node]}" "$(vhost_of "$node")" "$(login_of "$node")" \
                     "$(login_of "$node")" 10 > /dev/null 2>&1; then
@@ -273,7 +282,9 @@ configure_rabbitmq() {
              "hashing_algorithm": "rabbit_password_hashing_sha256", "tags": ["administrator"], "limits": {}}],
   "vhosts": [{"name": "/"}],
   "permissions": [{"user": "guest", "vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}],
-  "topic_permissions": [], "parameters": [], "global_parameters": [], "policies": [],
+  "topic_permissions": [], "parameters": [], "global_parameters": [],
+  "policies": [{"vhost": "/", "name": "ha-test-queues-expire", "pattern": "^ha-", "apply-to": "queues",
+                "priority": 0, "definition": {"expires": 600000}}],
   "queues": [], "exchanges": [], "bindings": []
 }
 EOF
@@ -552,6 +563,9 @@ write_setup_env() {
         kv "STOMP_HA_${S}_VHOST" "$(vhost_of "${NODES_OF[$setup]%% *}")"
         kv "STOMP_HA_${S}_SUBSCRIBE_HEADERS" "$sub"
         kv "STOMP_HA_${S}_SEND_HEADERS" "$send"
+        if [ "$setup" = rabbitmq ]; then
+            kv STOMP_HA_RABBITMQ_LEADER "HA_DIR=$(shq "$HA_DIR") bash $(shq "$SCRIPT") leader"
+        fi
         for node in ${NODES_OF[$setup]}; do
             N=$(echo "$node" | tr a-z A-Z)
             kv "STOMP_HA_${N}_PORT" "${PORT_OF[$node]}"
@@ -611,6 +625,20 @@ main() {
             done
             write_ha_env
             ;;
+        leader)
+            [ $# -eq 1 ] || die "name one RabbitMQ queue"
+            for node in ${NODES_OF[rabbitmq]}; do
+                ha_pid "$node" >/dev/null || continue
+                s=$(rabbitmqctl_as "$node" list_queues -p / name leader 2>/dev/null) || continue
+                s=$(awk -v q="$1" '$1 == q { print $2 }' <<< "$s")
+                [ -n "$s" ] || die "no queue '$1' known to the RabbitMQ cluster"
+                for node in ${NODES_OF[rabbitmq]}; do
+                    if [ "$(rmq_name "$node")" = "$s" ]; then echo "$node"; exit 0; fi
+                done
+                die "queue '$1': leader $s is not a node of this set-up"
+            done
+            die "no RabbitMQ node of this set-up answers"
+            ;;
         pid)
             node=$(node_arg "$@")
             ha_pid "$node" || die "$node is not running"
@@ -638,7 +666,7 @@ main() {
             done
             ;;
         -h | --help | '') sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; [ -n "$cmd" ] ;;
-        *) die "unknown command '$cmd' (start, stop, kill, pid, start-node, status)" ;;
+        *) die "unknown command '$cmd' (start, stop, kill, pid, leader, start-node, status)" ;;
     esac
 }
 

@@ -4,9 +4,11 @@
     python3 scripts/brokers/ha_table.py [RESULTS_DIR]
 
 RESULTS_DIR holds the ``<setup>-<client>-kill<N>.json`` files the tests write (default:
-``$STOMP_HA_RESULTS``, else ``$HA_DIR/results``, else ``/tmp/stomp-ha/results``). Recovery
-times are per kill, ``a / b`` for two kills: from the SIGKILL to the consumer's next message,
-and to the producer's next confirmed batch.
+``$STOMP_HA_RESULTS``, else ``$HA_DIR/results``, else ``/tmp/stomp-ha/results``).
+"killed" names the node of each kill: the consumer's, or "leader": RabbitMQ's queue leader
+("cons." when the consumer was on it too). Recovery times are per kill, ``a / b`` for two
+kills: from the SIGKILL to the consumer's next message, and to the producer's next
+confirmed batch.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ _HEADER = (
     "client",
     "kills",
     "messages",
+    "killed",
     "lost",
     "dup. redelivered",
     "dup. re-sent",
@@ -48,6 +51,16 @@ def _times(report: dict[str, Any], key: str) -> str:
     return " / ".join("-" if value is None else f"{value:.1f}" for value in values) or "-"
 
 
+def _killed(report: dict[str, Any]) -> str:
+    names = []
+    for kill in report["kill_log"]:
+        name = kill["node"]
+        if kill.get("target") == "queue-leader":
+            name += " (leader)" if kill["node"] != kill.get("consumer_node") else " (leader, cons.)"
+        names.append(name)
+    return " / ".join(names) or "-"
+
+
 def rows(reports: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     """One row per report, ordered by set-up, kills and client."""
     ordered = sorted(
@@ -60,6 +73,7 @@ def rows(reports: list[dict[str, Any]]) -> list[tuple[str, ...]]:
             r["client"],
             str(r["kills"]),
             str(r["messages"]),
+            _killed(r),
             str(r["lost"]),
             str(r["duplicates"]["redelivered"]),
             str(r["duplicates"]["resent"]),

@@ -19,7 +19,8 @@ tests/integration's restart-under-load tests do:
   share, so that it sends into the outage.
 
 Recovery times: from the kill to the first message the consumer received on a connection made
-after it, and to the first confirmed batch that the producer began after it.
+after it (or, if the consumer kept its connection, the first message sent after it), and to
+the first confirmed batch that the producer began after it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 RESENT_HEADER = "x-resent"
 SEQ_HEADER = "seq"
+SENT_AT_HEADER = "x-sent-at"
+"""When the SEND was written (this process's monotonic clock)."""
 BATCH = 100
 
 
@@ -48,6 +51,10 @@ class Kill:
     """One SIGKILL of a node, and how long everything took to come back."""
 
     node: str
+    target: str
+    """Why this node: ``consumer`` (the node the consumer is on; for a pair, the live one)
+    or ``queue-leader`` (RabbitMQ: the node leading the queue, wherever the consumer is)."""
+    consumer_node: str
     at: float
     consumer_connections: int
     consumer_recovery: float | None = None
@@ -112,7 +119,12 @@ class FailoverRun:
     # ---- producer side
     def send_headers(self, seq: int, *, resent: bool) -> dict[str, str]:
         """The headers of SEND number ``seq``."""
-        headers = {**self.setup.send_headers, "persistent": "true", SEQ_HEADER: str(seq)}
+        headers = {
+            **self.setup.send_headers,
+            "persistent": "true",
+            SEQ_HEADER: str(seq),
+            SENT_AT_HEADER: f"{time.monotonic():.6f}",
+        }
         if resent:
             headers[RESENT_HEADER] = "true"
         return headers
@@ -139,8 +151,15 @@ class FailoverRun:
         return True
 
     # ---- consumer side
-    def message(self, seq: int, *, redelivered: bool, resent: bool, connections: int) -> None:
-        """The consumer took message ``seq`` (on its ``connections``-th connection)."""
+    def message(
+        self, seq: int, *, redelivered: bool, resent: bool, connections: int, sent_at: float
+    ) -> None:
+        """The consumer took message ``seq`` (on its ``connections``-th connection).
+
+        A kill's consumer recovery is the first message taken on a connection made after the
+        kill, or, when the consumer kept its connection (a cluster node other than its own
+        was killed), the first message sent after the kill.
+        """
         now = time.monotonic()
         with self.lock:
             if self.received[seq]:
@@ -155,7 +174,9 @@ class FailoverRun:
                     self.unmarked.append(seq)
             self.received[seq] += 1
             for kill in self.kill_log:
-                if kill.consumer_recovery is None and connections > kill.consumer_connections:
+                if kill.consumer_recovery is None and (
+                    connections > kill.consumer_connections or sent_at > kill.at
+                ):
                     kill.consumer_recovery = now - kill.at
 
     def acked(self, seq: int, connections: int) -> None:
@@ -187,11 +208,20 @@ class FailoverRun:
                         raise RuntimeError(msg)
                     time.sleep(0.02)
                     port = consumer_port()
-                node = self.setup.node_on(port)
+                consumer_node = node = self.setup.node_on(port)
+                target = "consumer"
+                # a cluster: the first kill takes the consumer's node (which also leads the
+                # queue: the consumer declared it there), later ones the queue's leader
+                if k > 0 and (leader := self.setup.leader(self.queue)) is not None:
+                    node, target = leader, "queue-leader"
                 pid = node.pid()
                 with self.lock:
                     kill = Kill(
-                        node=node.name, at=time.monotonic(), consumer_connections=connections()
+                        node=node.name,
+                        target=target,
+                        consumer_node=consumer_node.name,
+                        at=time.monotonic(),
+                        consumer_connections=connections(),
                     )
                     self.kill_log.append(kill)
                 node.kill(pid)
@@ -199,6 +229,7 @@ class FailoverRun:
                 self.killed[k].set()
                 time.sleep(2.0)  # the node stays down a while, then comes back
                 kill.restart = node.start()
+                logger.info("%s/%s: %s started again", self.setup.name, self.client, node.name)
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             self.failures.append(exc)
             for event in self.killed:
@@ -232,6 +263,8 @@ class FailoverRun:
                 "kill_log": [
                     {
                         "node": kill.node,
+                        "target": kill.target,
+                        "consumer_node": kill.consumer_node,
                         "consumer_recovery_s": _round(kill.consumer_recovery),
                         "producer_recovery_s": _round(kill.producer_recovery),
                         "restart_s": _round(kill.restart),

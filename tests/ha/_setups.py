@@ -126,6 +126,21 @@ class Setup:
     send_headers: Mapping[str, str]
     """What the set-up needs on SEND (RabbitMQ declares the queue on SEND too)."""
 
+    leader_command: str | None = None
+    """RabbitMQ: a command that, given a queue name, prints the node leading that queue."""
+
+    def leader(self, destination: str) -> Node | None:
+        """The node leading ``destination``'s queue; None where no node leads (a pair)."""
+        if self.leader_command is None:
+            return None
+        queue = destination.rpartition("/")[2]
+        name = _run(f"{self.leader_command} {queue}", 120).strip()
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        msg = f"{self.name}: queue {queue} led by unknown node {name!r}"
+        raise LookupError(msg)
+
     def node_on(self, port: int) -> Node:
         """The node listening on ``port``."""
         for node in self.nodes:
@@ -161,4 +176,5 @@ def load_setup(name: SetupName, environ: Mapping[str, str] | None = None) -> Set
         nodes=tuple(nodes),
         subscribe_headers=_headers(settings.get(prefix + "SUBSCRIBE_HEADERS", "")),
         send_headers=_headers(settings.get(prefix + "SEND_HEADERS", "")),
+        leader_command=settings.get(prefix + "LEADER") or None,
     )
