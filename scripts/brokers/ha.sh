@@ -157,7 +157,7 @@ wait_node() {
     deadline=$(($(date +%s) + $3))
     case $node in
         amq*) standby='is now in slave mode|waiting a lock to be acquired' ;;
-        art*) standby='AMQ221109|AMQ221006|AMQ221034|AMQ221032|[Ww]aiting (indefinitely )?to obtain (primary|live) lock' ;;
+        art*) standby='AMQ221109|AMQ221034' ;;  # backup started; restarted primary waits for the lock
         *) standby='' ;;
     esac
     while [ "$(date +%s)" -lt "$deadline" ]; do

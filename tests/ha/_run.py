@@ -32,6 +32,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,8 @@ class Kill:
     or ``queue-leader`` (RabbitMQ: the node leading the queue, wherever the consumer is)."""
     consumer_node: str
     at: float
+    wall: float = field(default_factory=time.time)
+    """The kill's wall-clock time, to read the brokers' logs beside the report."""
     consumer_connections: int
     consumer_recovery: float | None = None
     producer_recovery: float | None = None
@@ -265,6 +268,9 @@ class FailoverRun:
                         "node": kill.node,
                         "target": kill.target,
                         "consumer_node": kill.consumer_node,
+                        "killed_at": datetime.fromtimestamp(kill.wall, timezone.utc).isoformat(
+                            timespec="milliseconds"
+                        ),
                         "consumer_recovery_s": _round(kill.consumer_recovery),
                         "producer_recovery_s": _round(kill.producer_recovery),
                         "restart_s": _round(kill.restart),
