@@ -3,7 +3,9 @@
 # brokers' own failover mechanisms, on ports and data folders of their own (the single brokers
 # of start.sh keep running beside them).
 #
-#   ha.sh start [SETUP...]     start the set-ups (default: activemq rabbitmq artemis); idempotent
+#   ha.sh start [SETUP...]     start the set-ups (default: activemq rabbitmq artemis); idempotent:
+#                              a set-up already running is left as it is (stop it first to
+#                              apply changed settings or to begin with empty stores)
 #   ha.sh stop [SETUP...]      stop them (SIGTERM, then SIGKILL after STOP_TIMEOUT)
 #   ha.sh kill NODE            SIGKILL one node (a crash); its stored state stays
 #   ha.sh pid NODE             print the pid of a running node (to signal it yourself)
@@ -26,7 +28,7 @@
 #
 # Environment (all optional):
 #   HA_DIR=${TMPDIR:-/tmp}/stomp-ha   configuration, data, logs (logs/NODE.log), pid files, ha.env
-#   BROKERS_CACHE, ARTEMIS_VERSION, MAVEN_REPO_LOCAL   as for start.sh (Artemis is fetched by it)
+#   BROKERS_CACHE, ARTEMIS_VERSION, MAVEN_REPO_LOCAL   as for start.sh (same cache, same fetch)
 #   HA_KEEP_STATE=0       1: a set-up that is (re)started keeps its stored messages
 #   START_TIMEOUT=120     seconds to wait, per set-up, for every node
 #   STOP_TIMEOUT=30       seconds between SIGTERM and SIGKILL
@@ -341,15 +343,26 @@ form_cluster() {
 }
 
 # ---------------------------------------------------------------- Artemis shared-store pair
+# artemis_home: the distribution start.sh uses, $BROKERS_CACHE/apache-artemis-$ARTEMIS_VERSION,
+# fetched from Maven Central the same way (mvn dependency:copy, checksums verified) when absent.
 artemis_home() {
-    local home=$BROKERS_CACHE/apache-artemis-$ARTEMIS_VERSION
-    if [ ! -f "$home/.unpacked" ]; then
-        log "artemis: not in $BROKERS_CACHE yet; fetching it with start.sh's method" >&2
-        # start.sh fetches and unpacks it; run it for Artemis alone in a scratch directory
-        BROKERS=artemis BROKERS_DIR="$HA_DIR/artemis-fetch" bash "$SCRIPTS_DIR/start.sh" >&2 &&
-            BROKERS=artemis BROKERS_DIR="$HA_DIR/artemis-fetch" bash "$SCRIPTS_DIR/stop.sh" >&2 ||
-            die "artemis: could not fetch $ARTEMIS_VERSION"
-    fi
+    local home=$BROKERS_CACHE/apache-artemis-$ARTEMIS_VERSION tarball mvn_args=()
+    if [ -f "$home/.unpacked" ]; then echo "$home"; return 0; fi
+    command -v mvn >/dev/null 2>&1 || die "artemis: Maven (mvn) is needed to fetch apache-artemis $ARTEMIS_VERSION"
+    mkdir -p "$BROKERS_CACHE"
+    tarball=$BROKERS_CACHE/apache-artemis-$ARTEMIS_VERSION-bin.tar.gz
+    [ -n "${MAVEN_REPO_LOCAL:-}" ] && mvn_args+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
+    log "artemis: fetching org.apache.activemq:apache-artemis:$ARTEMIS_VERSION:tar.gz:bin with Maven" >&2
+    mvn -B -C "${mvn_args[@]}" dependency:copy \
+        "-Dartifact=org.apache.activemq:apache-artemis:$ARTEMIS_VERSION:tar.gz:bin" \
+        "-DoutputDirectory=$BROKERS_CACHE" > "$HA_LOGS/artemis-fetch.log" 2>&1 < /dev/null ||
+        die "artemis: mvn dependency:copy failed (log: $HA_LOGS/artemis-fetch.log)"
+    rm -rf "$home" "$home.tmp"
+    mkdir -p "$home.tmp"
+    tar -xzf "$tarball" -C "$home.tmp" --strip-components=1 || die "artemis: cannot unpack $tarball"
+    rm -f "$tarball"
+    touch "$home.tmp/.unpacked"
+    mv "$home.tmp" "$home"
     echo "$home"
 }
 
