@@ -15,6 +15,7 @@ release rehearsal (every package published to a local index and installed from i
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sys
@@ -196,6 +197,31 @@ def integration(session: nox.Session) -> None:
     session.chdir(ROOT)
     session.run("mypy", str(integration_dir))
     session.run("python", "-m", "pytest", str(integration_dir), *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def ha(session: nox.Session) -> None:
+    """Failover on highly available brokers (tests/ha), started by scripts/brokers/ha.sh.
+
+    Starts the set-ups afresh (stopped first: a store grown by earlier runs slows a takeover
+    down; they keep running afterwards, ``ha.sh stop`` ends them), runs the tests, which must
+    all find their set-up, and prints the table of the reports.
+    """
+    local = [str(p.path) for p in PACKAGES.values() if p.has_code]
+    requires = {r for p in PACKAGES.values() for r in p.test_requires}
+    session.install(*local, *TEST_TOOLS, *TYPE_TOOLS, *sorted(requires))
+    session.chdir(ROOT)
+    session.run("bash", "scripts/brokers/ha.sh", "stop", external=True)
+    session.run("bash", "scripts/brokers/ha.sh", "start", external=True)
+    session.run("mypy", "tests/ha", "scripts/brokers/ha_table.py")
+    ha_dir = Path(os.environ.get("HA_DIR") or Path(os.environ.get("TMPDIR") or "/tmp") / "stomp-ha")
+    results = os.environ.get("STOMP_HA_RESULTS") or str(ha_dir / "results")
+    shutil.rmtree(results, ignore_errors=True)  # the table shows this run only
+    env = {"STOMP_REQUIRE_HA": "1", "STOMP_HA_RESULTS": results}
+    try:
+        session.run("python", "-m", "pytest", "tests/ha", *session.posargs, env=env)
+    finally:
+        session.run("python", "scripts/brokers/ha_table.py", results)
 
 
 @nox.session(python=PYTHON, tags=["contract"])
