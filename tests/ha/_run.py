@@ -9,11 +9,11 @@ tests/integration's restart-under-load tests do:
   ``WaitTimeout``, or a reconnection during the batch) it sends the batch again, each SEND
   marked ``x-resent:true``: a SEND whose receipt was lost may be stored all the same;
 * the consumer acknowledges every message (``client-individual``), and counts a message seen
-  before as a duplicate by cause: marked ``redelivered`` by the broker; a marked re-send; an
-  unmarked copy of a message the consumer had acknowledged on a connection that the kill
-  ended (``ack-lost``: an ACK has no receipt, and a broker killed before its ACK reached the
-  store delivers the message again, possibly without the mark, as Artemis does); or
-  unmarked and unexplained (a failure);
+  before as a duplicate by cause: marked ``redelivered`` by the broker; marked
+  ``acked_before`` by the client (an ACK has no receipt: a broker killed before the ACK
+  reached its store delivers the message again, possibly without its own mark, as Artemis
+  does, and the client core marks a message whose id it acknowledged on a lost
+  connection); a marked re-send; or unmarked (a failure);
 * a killer thread SIGKILLs the node the consumer is connected to once the consumer has a
   share of the messages, and starts it again; the producer waits for each kill at its own
   share, so that it sends into the outage.
@@ -155,10 +155,18 @@ class FailoverRun:
 
     # ---- consumer side
     def message(
-        self, seq: int, *, redelivered: bool, resent: bool, connections: int, sent_at: float
+        self,
+        seq: int,
+        *,
+        redelivered: bool,
+        acked_before: bool,
+        resent: bool,
+        connections: int,
+        sent_at: float,
     ) -> None:
         """The consumer took message ``seq`` (on its ``connections``-th connection).
 
+        *redelivered* is the broker's mark, *acked_before* the client's.
         A kill's consumer recovery is the first message taken on a connection made after the
         kill, or, when the consumer kept its connection (a cluster node other than its own
         was killed), the first message sent after the kill.
@@ -168,10 +176,10 @@ class FailoverRun:
             if self.received[seq]:
                 if redelivered:
                     self.duplicates["redelivered"] += 1
+                elif acked_before:
+                    self.duplicates["acked-before"] += 1
                 elif resent:
                     self.duplicates["resent"] += 1
-                elif self.acked_on.get(seq, connections) < connections:
-                    self.duplicates["ack-lost"] += 1
                 else:
                     self.duplicates["unmarked"] += 1
                     self.unmarked.append(seq)
@@ -256,7 +264,7 @@ class FailoverRun:
                 "lost_first": lost[:10],
                 "duplicates": {
                     cause: self.duplicates[cause]
-                    for cause in ("redelivered", "resent", "ack-lost", "unmarked")
+                    for cause in ("redelivered", "acked-before", "resent", "unmarked")
                 },
                 "resent_batches": self.resent_batches,
                 "reconnects": {

@@ -7,9 +7,9 @@ batch) through a queue with ``client-individual`` acks. Mid-stream the node the 
 connected to is SIGKILLed (the master, the live server, or a cluster node that leads the
 queue), and started again later; a second run kills twice. Counting is tests/ha/_run.py's.
 
-Pass: every confirmed message received; every duplicate marked, by the broker
-(``redelivered``) or as a re-send (``x-resent``), or else a message the consumer had
-acknowledged on the connection the kill ended (counted apart, as ``ack-lost``). Each run
+Pass: every confirmed message received; every duplicate marked: by the broker
+(``redelivered``), by the client (``acked_before``: it acknowledged the message on the
+connection the kill ended, and the broker lost that ACK), or as a re-send (``x-resent``). Each run
 writes its report (lost, duplicates by cause, reconnects, recovery times, total time) under
 ``results_dir``.
 ``STOMP_HA_MESSAGES`` and ``STOMP_HA_MESSAGES_TWICE`` (10000 each) set the run sizes.
@@ -65,7 +65,8 @@ def _seq(message: MessageReceived) -> int:
 def _take(run: FailoverRun, message: MessageReceived, connections: int) -> None:
     run.message(
         _seq(message),
-        redelivered=message.redelivered,
+        redelivered=message.message.redelivered,  # the broker's mark
+        acked_before=message.acked_before,  # the client's
         resent=message.headers.get(RESENT_HEADER) == "true",
         connections=connections,
         sent_at=float(message.headers.get(SENT_AT_HEADER, "0")),

@@ -10,8 +10,10 @@ import pytest
 from stomp_core import (
     CLIENT_TRANSITIONS,
     BrokerError,
+    ClientCore,
     ClientEnded,
     ClientInput,
+    ClientSettings,
     ClientState,
     ConnectFailed,
     ConnectionLost,
@@ -308,6 +310,72 @@ class TestSettings:
         assert "passcode:***" in caplog.text
         assert SECRET not in caplog.text
         assert SECRET not in repr(core)
+
+
+class TestAcksLostWithTheConnection:
+    """A broker that loses an ACK in a crash may deliver the message again, unmarked."""
+
+    @staticmethod
+    def deliver(core: ClientCore, now: float, subscription: str, *, redelivered: bool) -> None:
+        flag = "redelivered:true\n" if redelivered else ""
+        core.receive_data(
+            f"MESSAGE\nsubscription:{subscription}\nmessage-id:ID\\cm-7\n"
+            f"destination:/queue/a\nack:a-7\n{flag}\nbody\x00".encode(),
+            now,
+        )
+
+    @staticmethod
+    def connect(core: ClientCore, now: float) -> None:
+        (event,) = [e for e in iter(core.next_event, None) if isinstance(e, OpenTransport)]
+        assert event.broker.host == "h"
+        core.transport_opened(now)
+        core.receive_data(b"CONNECTED\nversion:1.2\n\n\x00", now)
+        core.data_to_send(now)
+
+    def test_a_message_acked_on_a_lost_connection_comes_back_marked(self) -> None:
+        core = ClientCore("tcp://h:1", ClientSettings.make(versions=(Version.V1_2,)))
+        core.start(0.0)
+        self.connect(core, 0.0)
+        subscription, _ = core.subscribe("/queue/a", ack="client-individual", now=0.0)
+        self.deliver(core, 0.1, subscription.id, redelivered=False)
+        first = core.next_message()
+        assert first is not None
+        assert not first.redelivered
+        assert not first.acked_before
+        core.ack(first, now=0.2)
+        core.data_to_send(0.2)  # written: the broker crashes before it stores it
+        core.transport_closed(0.3)
+        core.handle_timer(5.0)  # the policy's delay
+        self.connect(core, 5.0)
+        self.deliver(core, 5.1, subscription.id, redelivered=False)  # unmarked (Artemis)
+        again = core.next_message()
+        assert again is not None
+        assert again.message_id == "ID:m-7"
+        assert again.acked_before
+        assert again.redelivered
+        core.ack(again, now=5.2)
+        # Marked once: the id is forgotten when it comes back, so a later message that
+        # reuses it (no broker does) is not marked for ever.
+        self.deliver(core, 5.3, subscription.id, redelivered=False)
+        third = core.next_message()
+        assert third is not None
+        assert not third.acked_before
+
+    def test_a_message_not_acked_is_not_marked_by_the_client(self) -> None:
+        core = ClientCore("tcp://h:1", ClientSettings.make(versions=(Version.V1_2,)))
+        core.start(0.0)
+        self.connect(core, 0.0)
+        subscription, _ = core.subscribe("/queue/a", ack="client-individual", now=0.0)
+        self.deliver(core, 0.1, subscription.id, redelivered=False)
+        assert core.next_message() is not None  # taken, never acknowledged
+        core.transport_closed(0.3)
+        core.handle_timer(5.0)
+        self.connect(core, 5.0)
+        self.deliver(core, 5.1, subscription.id, redelivered=True)
+        again = core.next_message()
+        assert again is not None
+        assert again.redelivered  # the broker's mark
+        assert not again.acked_before
 
 
 class TestNothingLostSilently:

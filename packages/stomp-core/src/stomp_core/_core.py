@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import heapq
 import logging
@@ -56,7 +57,6 @@ from stomp_session import (
     Subscription,
     TransactionAborted,
 )
-from stomp_session._events import message_received
 
 if TYPE_CHECKING:
     from stomp_websocket import Closed, WebSocketCodec
@@ -373,6 +373,7 @@ class ClientCore(Requests):
         self._phase = None
         self._last_loss = cause
         self._clear_output()
+        self._remember_acks()
         self._settle_session_loss(now, cause)
         discarded = self._discard_unackable()
         self._events.append(ConnectionDropped(broker=broker, cause=cause))
@@ -455,14 +456,15 @@ class ClientCore(Requests):
             counters.frames_in += 1
             if type(event) is MessageReceived:
                 counters.messages_received += 1
+                message = self._acked_before(event) if self._acked_on_lost else event
                 if trace:
-                    trace_in(self._log, event)
-                if event.subscription is None:
-                    routed = self._route(event)
+                    trace_in(self._log, message)
+                if message.subscription is None:
+                    routed = self._route(message)
                     if routed is not None:
                         inbox.append(routed)
                     continue
-                inbox.append(event)
+                inbox.append(message)
                 continue
             if trace:
                 trace_in(self._log, event)
@@ -567,7 +569,7 @@ class ClientCore(Requests):
             # STOMP 1.0 brokers may leave the subscription header out: match the destination.
             found = [s for s in self.subscriptions.values() if s.destination == info.destination]
             if len(found) == 1:
-                return message_received(info, found[0], event.generation)
+                return dataclasses.replace(event, subscription=found[0])
         self._log.warning(
             "message %r to %r is for subscription %r, which the client does not know "
             "(unsubscribed?): dropped unacknowledged, the broker delivers it again",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 from collections import deque
 
@@ -26,6 +27,9 @@ _ACK_BATCH = 512
 """Coalesced ACKs written together at most."""
 
 _ATTEMPTING = (ClientState.CONNECTING, ClientState.RECONNECTING)
+
+RECENT_ACKS = 4096
+"""Message ids of the latest ACKs kept: those of a lost connection may come back unmarked."""
 
 
 class _Waiting:
@@ -72,6 +76,29 @@ class Requests(Outbound):
         self._waiting: dict[str, _Waiting] = {}
         self._deadlines: list[tuple[float, str]] = []
         self._receipt_ids = 0
+        # Ids acknowledged on this connection, the latest RECENT_ACKS; once it is lost,
+        # those that come back are marked acked_before (the broker lost the ACK).
+        self._recent_acks: dict[str, None] = {}
+        self._acked_on_lost: dict[str, None] = {}
+
+    def _remember_acks(self) -> None:
+        """The connection is lost: its recent ACKs may not have reached the broker."""
+        lost = self._acked_on_lost
+        lost.update(self._recent_acks)
+        self._recent_acks = {}
+        while len(lost) > RECENT_ACKS:
+            del lost[next(iter(lost))]
+
+    def _acked_before(self, event: MessageReceived) -> MessageReceived:
+        """Mark *event* if the client acknowledged its id on a lost connection."""
+        if self._acked_on_lost.pop(event.message.message_id, False) is None:
+            self._log.info(
+                "message %r comes again after its ACK was lost with a connection: "
+                "marked acked_before (and redelivered)",
+                event.message.message_id,
+            )
+            return dataclasses.replace(event, acked_before=True)
+        return event
 
     def check_usable(self) -> None:
         """Raise unless requests can be made now or once the connection is up.
@@ -351,6 +378,10 @@ class Requests(Outbound):
         counters = self.counters
         if positive_ack:
             counters.messages_acked += 1
+            recent = self._recent_acks
+            recent[message.message.message_id] = None
+            if len(recent) > RECENT_ACKS:
+                del recent[next(iter(recent))]
         else:
             counters.messages_nacked += 1
         if defer and receipt_id is None and self._settings.coalesce_acks:

@@ -82,11 +82,16 @@ class MessageReceived:
             ``None`` when the table has none by that id (a message that crossed an
             UNSUBSCRIBE on the wire).
         generation: Which connection it came on; an ACK on a later connection is refused.
+        acked_before: The client acknowledged a message with this id on a connection
+            since lost: the broker never got (or never stored) that ACK and delivers
+            it again, possibly unmarked (Artemis after a crash). Set by the client
+            core (stomp-core), never by the session.
     """
 
     message: MessageInfo
     subscription: Subscription | None
     generation: int
+    acked_before: bool = False
 
     @property
     def frame(self) -> Frame:
@@ -115,14 +120,19 @@ class MessageReceived:
 
     @property
     def redelivered(self) -> bool:
-        """Whether the broker marked it ``redelivered:true`` (it delivered it before)."""
-        return self.message.redelivered
+        """Whether it may have been delivered before (a duplicate, perhaps).
+
+        The broker marked it ``redelivered:true``, or the client acknowledged a message
+        with its id on a connection since lost (:attr:`acked_before`).
+        """
+        return self.message.redelivered or self.acked_before
 
 
 _slots: Any = MessageReceived.__dict__
 _set_message = _slots["message"].__set__
 _set_subscription = _slots["subscription"].__set__
 _set_generation = _slots["generation"].__set__
+_set_acked_before = _slots["acked_before"].__set__
 _new = object.__new__
 
 
@@ -134,6 +144,7 @@ def message_received(
     _set_message(event, message)
     _set_subscription(event, subscription)
     _set_generation(event, generation)
+    _set_acked_before(event, False)
     return event
 
 
