@@ -359,3 +359,25 @@ async def test_a_failing_handler_is_logged_with_its_subscription_and_message(
         assert "the handler of subscription 'sub-1' failed on message" in caplog.text
         assert "pa55-w0rd" not in caplog.text
         await client.disconnect()
+
+
+async def test_an_async_iterator_per_subscription_takes_only_its_messages() -> None:
+    async with AsyncioTestBroker() as broker:
+        client = await connected(broker)
+        orders = await client.subscribe("/queue/orders", ack="client-individual", receipt=True)
+        await client.subscribe("/queue/audit", receipt=True)
+        broker.publish("/queue/audit", b"audit 1")
+        broker.publish("/queue/orders", b"order 1")
+        broker.publish("/queue/audit", b"audit 2")
+        broker.publish("/queue/orders", b"order 2")
+        got: list[bytes] = []
+        async for message in client.messages(orders, idle_timeout=0.2):
+            got.append(message.body)
+            await client.ack(message)
+        assert got == [b"order 1", b"order 2"]
+        assert client.messages_waiting == 2
+        audit = [m.body async for m in client.messages("sub-2", idle_timeout=0.1)]
+        assert audit == [b"audit 1", b"audit 2"]
+        assert await client.receive(timeout=0.05, subscription=orders) is None
+        assert broker.unacknowledged() == ()
+        await client.disconnect()

@@ -736,17 +736,28 @@ class Client(ClientView):
             raise
         await self.commit(transaction, timeout=timeout)
 
-    async def receive(self, timeout: float | None = None) -> MessageReceived | None:
+    async def receive(
+        self, timeout: float | None = None, *, subscription: Subscription | str | None = None
+    ) -> MessageReceived | None:
         """Return the next message, waiting up to *timeout* seconds (``None``: until one comes).
 
         Returns ``None`` when none came in time. Cancelling it takes no message: one
         that arrives meanwhile waits for the next call.
+
+        Args:
+            timeout: Seconds to wait; ``None`` waits until a message comes.
+            subscription: Only a message of this subscription (record or id); the
+                others wait for their own calls. They count towards *max_waiting*: a
+                subscription nobody takes from can pause reading for all.
 
         Raises:
             BrokerError: the broker sent an ERROR that answered no request.
             NotConnected: not connected, or the client ended (its cause is in the text:
                 the policy gave up, or auto-reconnect is off).
         """
+        if subscription is not None:
+            wanted = subscription.id if isinstance(subscription, Subscription) else subscription
+            return await self._receive_from(wanted, timeout)
         core, link = self._core, self._link
         inbox = link.inbox
         message = inbox.popleft() if inbox else core.next_message()
@@ -766,14 +777,51 @@ class Client(ClientView):
             link.taken()
         return message
 
+    async def _receive_from(
+        self, subscription: str, timeout: float | None
+    ) -> MessageReceived | None:
+        core, link = self._core, self._link
+        wait = positive("timeout", timeout, optional=True)
+        link.bind()
+        self._handlers.route_all()
+        inbox = link.inbox
+
+        def first() -> int | None:
+            for index, message in enumerate(inbox):
+                record = message.subscription
+                if record is not None and record.id == subscription:
+                    return index
+            return None
+
+        index = first()
+        if index is None:
+            core.check_usable()
+            deadline = None if wait is None else link.now() + wait
+            core.flush(link.now())
+            link.process()
+            await link.wait(lambda: first() is not None, deadline, check=True)
+            index = first()
+            if index is None:
+                return None
+        message = inbox[index]
+        del inbox[index]
+        if link.read_paused:
+            link.taken()
+        return message
+
     async def messages(
-        self, *, idle_timeout: float | None = None
+        self,
+        subscription: Subscription | str | None = None,
+        *,
+        idle_timeout: float | None = None,
     ) -> AsyncIterator[MessageReceived]:
         """Yield messages as they arrive; stop after *idle_timeout* seconds without one.
 
+        With *subscription* (a record or an id), only that subscription's messages: an
+        iterator per subscription (``async for message in client.messages(orders)``).
         With ``idle_timeout=None`` it never stops by itself: break out of the loop.
         """
-        while (message := await self.receive(idle_timeout)) is not None:
+        while (message := await self.receive(idle_timeout, subscription=subscription)) is not None:
             yield message
 
 

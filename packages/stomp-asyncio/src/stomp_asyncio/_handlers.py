@@ -92,7 +92,9 @@ class Handlers:
         self._tasks: set[asyncio.Future[Any]] = set()
         self._running = False
         self.routing = False
-        """Whether handler subscriptions exist (messages are then taken as they arrive)."""
+        """Whether messages are taken from the core as they arrive: handler subscriptions
+        exist, or a caller receives by subscription."""
+        self._by_subscription = False
 
     def _link(self) -> Link:
         link = self.link
@@ -132,7 +134,7 @@ class Handlers:
             logger.info(
                 "%d queued message(s) of %r dropped unacknowledged", dropped, subscription_id
             )
-        self.routing = bool(self.dispatcher.states)
+        self.routing = self._by_subscription or bool(self.dispatcher.states)
         self.run()
 
     def stop_all(self) -> int:
@@ -140,6 +142,12 @@ class Handlers:
         dropped = self.dispatcher.stop_all()
         self.run()
         return dropped
+
+    def route_all(self) -> None:
+        """A caller receives by subscription: take every message as it arrives, from now on."""
+        if not self._by_subscription:
+            self._by_subscription = self.routing = True
+            self.take_messages()
 
     def manual(self, message: MessageReceived) -> None:
         """The caller settles *message* itself (its handler's success does not)."""
