@@ -33,7 +33,7 @@ Example (against a broker on localhost)::
 from __future__ import annotations
 
 from stomp_asyncio._client import DEFAULT_MAX_WAITING, Client
-from stomp_asyncio._handlers import ErrorHook, Handler
+from stomp_asyncio._handlers import FailureHook, MessageHandler
 from stomp_asyncio._link import default_ssl_context
 from stomp_core import (
     DEFAULT_MAX_IN_FLIGHT,
@@ -78,11 +78,11 @@ __all__ = [
     "Counters",
     "DisconnectResult",
     "ErrorAction",
-    "ErrorHook",
-    "Handler",
+    "FailureHook",
     "HandlerFailed",
     "HandlerState",
     "InvalidRequest",
+    "MessageHandler",
     "MessageReceived",
     "MessageStale",
     "NotConnected",

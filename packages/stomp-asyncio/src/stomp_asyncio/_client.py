@@ -10,7 +10,7 @@ import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import MappingProxyType, TracebackType
 
-from stomp_asyncio._handlers import ErrorHook, Handler, Handlers
+from stomp_asyncio._handlers import FailureHook, Handlers, MessageHandler
 from stomp_asyncio._link import Link, ReconnectHook
 from stomp_commands import ALL_VERSIONS, AckMode, Headers
 from stomp_core import (
@@ -493,14 +493,14 @@ class Client(ClientView):
     async def subscribe(
         self,
         destination: str,
-        handler: Handler | None = None,
+        handler: MessageHandler | None = None,
         *,
         ack: AckMode | None = None,
         id: str | None = None,
         headers: Headers | None = None,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         error_destination: str | None = None,
-        on_error: ErrorHook | None = None,
+        on_error: FailureHook | None = None,
         receipt: bool | str = False,
         timeout: float | None = None,
     ) -> Subscription:

@@ -32,13 +32,13 @@ from stomp_session import MessageReceived
 
 logger = logging.getLogger("stomp_asyncio")
 
-Handler: TypeAlias = Callable[[MessageReceived], "Awaitable[object] | None"]
+MessageHandler: TypeAlias = Callable[[MessageReceived], "Awaitable[object] | None"]
 """A subscription's handler: a plain function or an ``async def`` one, taking the message.
 
 It succeeds when it returns (or its awaitable completes), and fails when it raises.
 """
 
-ErrorHook: TypeAlias = Callable[
+FailureHook: TypeAlias = Callable[
     [MessageReceived, BaseException], "ErrorAction | Awaitable[ErrorAction]"
 ]
 """A subscription's ``on_error``: given the message and what its handler raised, return
@@ -62,8 +62,8 @@ class Forward(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
-    handler: Handler
-    on_error: ErrorHook | None
+    handler: MessageHandler
+    on_error: FailureHook | None
 
 
 class Handlers:
@@ -109,10 +109,10 @@ class Handlers:
         id: str,
         destination: str,
         ack: AckMode,
-        handler: Handler,
+        handler: MessageHandler,
         max_in_flight: int,
         error_destination: str | None,
-        on_error: ErrorHook | None,
+        on_error: FailureHook | None,
     ) -> HandlerState:
         """A new handler subscription; messages already waiting are routed from now on."""
         state = self.dispatcher.add(
