@@ -381,3 +381,31 @@ async def test_an_async_iterator_per_subscription_takes_only_its_messages() -> N
         assert await client.receive(timeout=0.05, subscription=orders) is None
         assert broker.unacknowledged() == ()
         await client.disconnect()
+
+
+async def test_a_handler_task_cancelled_from_outside_counts_as_a_failure() -> None:
+    async with AsyncioTestBroker() as broker:
+        client = await connected(broker)
+        started = asyncio.Event()
+        redelivered: list[bool] = []
+
+        async def wait_forever(message: MessageReceived) -> None:
+            redelivered.append(message.message.redelivered)
+            if not message.message.redelivered:
+                started.set()
+                await asyncio.Event().wait()
+
+        await client.subscribe("/queue/cancel", wait_forever, receipt=True)
+        broker.publish("/queue/cancel", b"x")
+        await started.wait()
+        (task,) = [
+            t
+            for t in asyncio.all_tasks()
+            if getattr(t.get_coro(), "__qualname__", "").endswith("wait_forever")
+        ]
+        task.cancel()
+        await until(lambda: bool(broker.frames("ACK")))
+        assert len(broker.frames("NACK")) == 1  # the cancelled one, then delivered again
+        assert redelivered == [False, True]
+        result = await client.disconnect()
+        assert result.clean
