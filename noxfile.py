@@ -319,7 +319,9 @@ def isolation(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks of this project against its peers, in one run (not in the default run)."""
     local = [str(p.path) for p in PACKAGES.values() if p.has_code]
-    session.install(*local, "stomp.py", "websocket-client", "stompest==2.3.0", "psutil")
+    session.install(
+        *local, "stomp.py", "websocket-client", "stompest==2.3.0", "stompman", "aiostomp", "psutil"
+    )
     session.chdir(ROOT)
     for script in sorted((ROOT / "bench").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)

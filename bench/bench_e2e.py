@@ -23,6 +23,14 @@ Contenders:
   stomp-asyncio this project's asyncio client (the same calls awaited; producer and
              consumer each on a loop of its own, in their thread);
   stomp.py   stomp.py's ``Connection12`` (listener thread, ``conn.ack`` per message);
+  stompman   the asyncio peer stompman (STOMP 1.2 only), with the settings its README
+             calls sensible defaults (heart-beats 1000 ms, ``max_concurrent_handlers``
+             100): an ``async`` handler per message on ``subscribe(ack="client-individual")``,
+             which ACKs when it returns; ``send`` without receipt (the last one with
+             ``receipt_timeout``: its exit does not flush what was written);
+  aiostomp   the asyncio peer aiostomp (it offers STOMP 1.1 only), with its defaults
+             (heart-beats 1000 ms): ``subscribe(ack="client-individual", handler=...)``
+             with ``auto_ack`` (a truthy result ACKs), ``send`` (written at once);
   twisted    this project's Twisted client, when ``bench/_twisted_e2e.py`` and Twisted are
              importable (producer and consumer share one reactor and process);
   stomp-sync ws  stomp-sync over the broker's WebSocket endpoint (``STOMP_<B>_WS_URL``), in
@@ -35,6 +43,7 @@ Run with ``nox -s bench`` (or ``python bench/bench_e2e.py --count 100000``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -338,6 +347,138 @@ def asyncio_consumer(
     return asyncio.run(consume())
 
 
+# -- the asyncio peers: stompman, aiostomp -----------------------------------------------------
+
+
+def _stompman_client(target: BrokerTarget) -> object:
+    import stompman  # type: ignore[import-not-found, unused-ignore]
+
+    return stompman.Client(
+        servers=[
+            stompman.ConnectionParameters(
+                host=target.host,
+                port=target.port,
+                login=target.login,
+                passcode=target.passcode,
+            )
+        ]
+    )
+
+
+def stompman_producer(target: BrokerTarget, queue: str, count: int) -> float:
+    """Send *count* messages with stompman; return when sending began."""
+    import asyncio
+
+    async def produce() -> float:
+        client: object = _stompman_client(target)
+        async with client:  # type: ignore[attr-defined]
+            send = client.send  # type: ignore[attr-defined]
+            started = time.monotonic()
+            for _ in range(count - 1):
+                await send(BODY, queue)
+            # stompman's exit does not flush what is written: the last one waits for its
+            # receipt, so that the broker has every one before the client goes.
+            await send(BODY, queue, receipt_timeout=RUN_TIMEOUT)
+        return started
+
+    return asyncio.run(produce())
+
+
+def stompman_consumer(
+    target: BrokerTarget, queue: str, count: int, ready: Callable[[], None]
+) -> float:
+    """Handle *count* messages with a stompman handler (it ACKs each); return the last's time."""
+    import asyncio
+
+    async def consume() -> float:
+        done = asyncio.Event()
+        state = {"received": 0, "finished": 0.0}
+
+        async def handle(_frame: object) -> None:
+            state["received"] += 1
+            if state["received"] == count:
+                done.set()
+
+        client: object = _stompman_client(target)
+        await client.__aenter__()  # type: ignore[attr-defined]
+        await client.subscribe(  # type: ignore[attr-defined]
+            queue,
+            handle,
+            ack="client-individual",
+            headers=dict(PREFETCH),
+            on_suppressed_exception=lambda _error, _frame: None,
+            receipt_timeout=READY_TIMEOUT,
+        )
+        ready()
+        await asyncio.wait_for(done.wait(), RUN_TIMEOUT)
+        await asyncio.sleep(0)  # the last handler's ACK is written once it returned
+        state["finished"] = time.monotonic()
+        # Measured: its exit (unsubscribe, DISCONNECT) can take long here, so it is bounded.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(client.__aexit__(None, None, None), 5.0)  # type: ignore[attr-defined]
+        return state["finished"]
+
+    return asyncio.run(consume())
+
+
+def aiostomp_producer(target: BrokerTarget, queue: str, count: int) -> float:
+    """Send *count* messages with aiostomp; return when sending began."""
+    import asyncio
+
+    from aiostomp import AioStomp  # type: ignore[import-not-found, unused-ignore]
+
+    async def produce() -> float:
+        client = AioStomp(target.host, target.port)
+        await client.connect(username=target.login, password=target.passcode)
+        send = client.send
+        started = time.monotonic()
+        for n in range(count):
+            send(queue, BODY)
+            if n % 1000 == 999:
+                await asyncio.sleep(0)  # let the loop write and read
+        transport = client._protocol._transport
+        while transport is not None and transport.get_write_buffer_size():
+            await asyncio.sleep(0.001)
+        client.close()
+        return started
+
+    return asyncio.run(produce())
+
+
+def aiostomp_consumer(
+    target: BrokerTarget, queue: str, count: int, ready: Callable[[], None]
+) -> float:
+    """Handle *count* messages with an aiostomp handler (auto_ack); return the last's time."""
+    import asyncio
+
+    from aiostomp import AioStomp
+
+    async def consume() -> float:
+        done = asyncio.Event()
+        state = {"received": 0, "finished": 0.0}
+
+        async def handle(_frame: object, _body: bytes) -> bool:
+            state["received"] += 1
+            if state["received"] == count:
+                done.set()
+            return True
+
+        client = AioStomp(target.host, target.port)
+        await client.connect(username=target.login, password=target.passcode)
+        client.subscribe(
+            queue, ack="client-individual", extra_headers=dict(PREFETCH), handler=handle
+        )
+        await asyncio.sleep(0.5)  # aiostomp offers no SUBSCRIBE receipt; let the broker have it
+        ready()
+        await asyncio.wait_for(done.wait(), RUN_TIMEOUT)
+        await asyncio.sleep(0)  # the last ACK is written once the handler returned
+        finished = time.monotonic()
+        client.close()
+        return finished
+
+    return asyncio.run(consume())
+
+
 # -- stomp.py --------------------------------------------------------------------------------
 
 
@@ -423,6 +564,8 @@ CONTENDERS: dict[str, tuple[Callable[..., float], Callable[..., float]]] = {
     "stomp.py": (stomppy_producer, stomppy_consumer),
     "stomp-sync ws": (sync_ws_producer, sync_ws_consumer),
     "stomp.py ws": (stomppy_ws_producer, stomppy_ws_consumer),
+    "stompman": (stompman_producer, stompman_consumer),
+    "aiostomp": (aiostomp_producer, aiostomp_consumer),
 }
 WEBSOCKET = ("stomp-sync ws", "stomp.py ws")
 """The contenders that need the broker's WebSocket endpoint."""
@@ -604,11 +747,22 @@ def main() -> None:
                 print(f"  {target.name:9} {name:11} not available")
                 continue
             figures[name], cpu[name] = measured
+            share = f", {figures[name] / figures['raw']:.2f} of raw" if "raw" in figures else ""
             print(
-                f"  {target.name:9} {name:13} {figures[name]:>10,.0f} msg/s, "
-                f"client CPU {cpu[name]:5.2f} s"
+                f"  {target.name:9} {name:13} {figures[name]:>10,.0f} msg/s{share}, "
+                f"client CPU {cpu[name]:5.2f} s ({cpu[name] * 100_000 / args.count:5.2f} s"
+                " per 100,000 messages)"
             )
         raw, peer = figures.get("raw"), figures.get("stomp.py")
+        peers = [p for p in ("stompman", "aiostomp") if p in figures]
+        if "stomp-asyncio" in figures and peers:
+            best = max(peers, key=lambda p: figures[p])
+            thrifty = min(peers, key=lambda p: cpu[p])
+            print(
+                f"  {target.name:9} stomp-asyncio {figures['stomp-asyncio'] / figures[best]:.2f}x"
+                f" the faster asyncio peer ({best}); CPU {cpu['stomp-asyncio'] / cpu[thrifty]:.2f}x"
+                f" the thriftier one's ({thrifty}; target <= 0.20x)"
+            )
         for ours in ("stomp-sync", "stomp-asyncio", "twisted"):
             if ours not in figures:
                 continue

@@ -1,4 +1,4 @@
-"""The stomp-suite demo: the blocking and the Twisted clients at work on one broker.
+"""The stomp-suite demo: the blocking, Twisted and asyncio clients at work on one broker.
 
     python examples/demo.py
 
@@ -10,12 +10,15 @@ that broker instead, on queues of its own.
 It shows a producer (stomp-sync) and consumers (stomp-sync and stomp-twisted) exchanging
 messages, receipts, a transaction, a handler failure routed to an error destination, and a
 failover: the blocking client skips a dead broker, then its connection is cut and it
-reconnects and resubscribes. It prints what happens, checks each step, and exits non-zero
-if any check fails.
+reconnects and resubscribes. Then the asyncio client (stomp-asyncio) handles jobs with
+``async def`` handlers, sends a failure to its error destination, reads a subscription of
+its own with ``async for`` and shuts down gracefully. It prints what happens, checks each
+step, and exits non-zero if any check fails.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -33,6 +36,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.threads import blockingCallFromThread
 from twisted.python.failure import Failure
 
+from stomp_asyncio import Client as AsyncioClient
+from stomp_asyncio import MessageReceived
 from stomp_failover import FailoverUri
 from stomp_sync import Client as SyncClient
 from stomp_sync import Reconnected
@@ -174,6 +179,55 @@ def broker_address() -> Iterator[tuple[str, int, Credentials]]:
         in_reactor(simulated.stop_listening)
 
 
+async def asyncio_part(host: str, port: int, credentials: Credentials, tag: str) -> None:
+    """The asyncio client: handlers, an error destination, an iterator, a graceful end."""
+    jobs, failed, audit = (f"/queue/demo-aio-{kind}-{tag}" for kind in ("jobs", "failed", "audit"))
+    done: list[bytes] = []
+
+    async def work(message: MessageReceived) -> None:
+        await asyncio.sleep(0.05)  # some work, without blocking the loop
+        if message.body == b"job-3":
+            raise ValueError("job-3 cannot be done")
+        done.append(message.body)
+        say("asyncio", f"handler finished {message.body.decode()} (then it is acked)")
+
+    async with AsyncioClient(
+        f"tcp://{host}:{port}",
+        login=credentials.login,
+        passcode=credentials.passcode,
+        vhost=credentials.vhost,
+    ) as client:
+        await client.subscribe(jobs, work, max_in_flight=2, error_destination=failed, receipt=True)
+        say("asyncio", f"subscribed to {jobs}: async handlers, 2 at a time, failures -> {failed}")
+        for n in (1, 2, 3, 4):
+            await client.send(jobs, f"job-{n}".encode(), receipt=True)
+        say("asyncio", "sent job-1 to job-4, each confirmed by a RECEIPT")
+        failures = await client.subscribe(failed, ack="client-individual", receipt=True)
+        copy = await client.receive(timeout=TIMEOUT, subscription=failures)
+        check(copy is not None and copy.body == b"job-3", "job-3 reaches the error destination")
+        assert copy is not None
+        await client.ack(copy)
+        say(
+            "asyncio",
+            f"{failed} got {copy.body!r} with {ERROR_HEADER}: {copy.frame.get(ERROR_HEADER)}",
+        )
+        entries = await client.subscribe(audit, ack="client-individual", receipt=True)
+        for n in (1, 2):
+            await client.send(audit, f"entry-{n}".encode(), receipt=True)
+        read = []
+        async for entry in client.messages(entries, idle_timeout=1.0):
+            read.append(entry.body)
+            await client.ack(entry)
+            if len(read) == 2:
+                break
+        check(read == [b"entry-1", b"entry-2"], "the audit subscription's iterator")
+        say("asyncio", f"async for over {audit} read {b', '.join(read).decode()}")
+        result = await client.disconnect()
+    check(sorted(done) == [b"job-1", b"job-2", b"job-4"], "3 jobs handled")
+    check(result.clean, "the asyncio client disconnected cleanly")
+    say("asyncio", "disconnected cleanly: no handler left running, DISCONNECT confirmed")
+
+
 def run() -> None:
     """Tell the story; raise DemoFailed (or a client error) when something does not hold."""
     tag = uuid.uuid4().hex[:8]
@@ -277,7 +331,10 @@ def run() -> None:
         replayed = len(info.connected.resubscribed)
         say("sync", f"reconnected, resubscribed {replayed}, then got {message.body.decode()!r}")
 
-        # 6. Graceful shutdown everywhere.
+        # 6. The asyncio client: async handlers, an error destination, an iterator.
+        asyncio.run(asyncio_part(host, port, credentials, tag))
+
+        # 7. Graceful shutdown everywhere.
         result = in_reactor(twisted.disconnect)
         check(result.clean, "the Twisted client disconnected cleanly")
         consumer.disconnect()

@@ -461,6 +461,8 @@ def resolve_reference(
             return found
     last = target.rpartition(".")[2]
     named = {name for name in domain.objects if name == last or name.endswith("." + last)}
+    if len(named) > 1:  # a name several packages export: the one the target names
+        named = {name for name in named if name == target or name.endswith("." + target)}
     if len(named) == 1:
         (only,) = named
         retry["reftarget"] = only

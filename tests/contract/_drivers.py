@@ -4,6 +4,10 @@ The contract tests call a :class:`Driver`; each client gets one: stomp-sync dire
 stomp-twisted through a reactor running in a thread (``blockingCallFromThread``),
 stomp-asyncio through an event loop running in a thread. Every client talks to the same
 :class:`stomp_testing.TestBroker` over a loopback socket.
+
+Capabilities: a driver whose ``handlers`` is true is also a :class:`HandlerDriver`
+(stomp-twisted, stomp-asyncio: handlers per subscription); the handler contract runs on
+those only, and the sync client is not parametrized there at all.
 """
 
 from __future__ import annotations
@@ -12,12 +16,19 @@ import asyncio
 import queue
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from stomp_core import ClientState, Counters, DisconnectResult, Reconnected
 from stomp_session import Connected, MessageReceived
 
 _T = TypeVar("_T")
+
+HOLD: Final = "hold"
+"""What a contract handler returns to keep its message until :meth:`HandlerDriver.release`."""
+
+ContractHandler = Callable[[MessageReceived], "str | None"]
+"""A handler of the contract: called in the client's thread; it returns (success), raises
+(failure), or returns :data:`HOLD` (it runs on until the test releases it)."""
 
 
 class Driver(Protocol):
@@ -46,6 +57,18 @@ class Driver(Protocol):
     def counters(self) -> Counters: ...
     @property
     def connected(self) -> Connected | None: ...
+
+
+class HandlerDriver(Driver, Protocol):
+    """A client with handlers per subscription (``handlers`` is true)."""
+
+    def subscribe_handler(
+        self, destination: str, handler: ContractHandler, **options: Any
+    ) -> str: ...
+    def release(self, message: MessageReceived, error: BaseException | None = None) -> None: ...
+    def shut_down(self, timeout: float) -> DisconnectResult: ...
+    def ended(self, timeout: float) -> DisconnectResult: ...
+    def in_flight(self, subscription: str) -> int: ...
 
 
 class Background(Generic[_T]):
@@ -79,6 +102,7 @@ class SyncDriver:
     """stomp-sync: called directly."""
 
     name = "sync"
+    handlers = False
 
     def __init__(self, uri: str, **options: Any) -> None:
         from stomp_sync import Client
@@ -153,6 +177,7 @@ class TwistedDriver:
     """
 
     name = "twisted"
+    handlers = True
 
     def __init__(self, uri: str, **options: Any) -> None:
         from twisted.internet import reactor
@@ -197,6 +222,54 @@ class TwistedDriver:
 
     def unsubscribe(self, subscription: str) -> None:
         self._in_reactor(lambda: self.client.unsubscribe(subscription))
+
+    def subscribe_handler(self, destination: str, handler: ContractHandler, **options: Any) -> str:
+        from twisted.internet.defer import Deferred
+
+        def run(message: MessageReceived) -> Any:
+            if handler(message) != HOLD:
+                return None
+            gate: Deferred[None] = Deferred()
+            self._gates[id(message)] = gate
+            return gate
+
+        options.setdefault("receipt", True)
+        sub = self._in_reactor(lambda: self.client.subscribe(destination, run, **options))
+        return sub.id  # type: ignore[no-any-return]
+
+    def release(self, message: MessageReceived, error: BaseException | None = None) -> None:
+        def act() -> None:
+            gate = self._gates.pop(id(message))
+            if error is None:
+                gate.callback(None)
+            else:
+                gate.errback(error)
+
+        self._in_reactor(act)
+
+    def shut_down(self, timeout: float) -> DisconnectResult:
+        return self._in_reactor(lambda: self.client.disconnect(timeout=timeout))  # type: ignore[no-any-return]
+
+    def ended(self, timeout: float) -> DisconnectResult:
+        from twisted.internet.defer import Deferred
+
+        done: queue.Queue[tuple[bool, Any]] = queue.Queue()
+
+        def observe() -> None:
+            watched: Deferred[Any] = self.client.disconnected
+            watched.addCallbacks(
+                lambda result: done.put((True, result)),
+                lambda failure: done.put((False, failure.value)),
+            )
+
+        self._reactor.callFromThread(observe)
+        ok, value = done.get(timeout=timeout)
+        if ok:
+            return value  # type: ignore[no-any-return]
+        raise value
+
+    def in_flight(self, subscription: str) -> int:
+        return self._in_reactor(lambda: self.client.subscriptions[subscription].in_flight)  # type: ignore[no-any-return]
 
     def receive(self, timeout: float) -> MessageReceived | None:
         try:
@@ -259,11 +332,13 @@ class AsyncioDriver:
     """stomp-asyncio: its coroutines run on an event loop in another thread, and awaited."""
 
     name = "asyncio"
+    handlers = True
 
     def __init__(self, uri: str, *, loop: asyncio.AbstractEventLoop, **options: Any) -> None:
         from stomp_asyncio import Client
 
         self._loop = loop
+        self._gates: dict[int, asyncio.Future[None]] = {}
         self.reconnects: list[Reconnected] = []
         options.setdefault("on_reconnect", self.reconnects.append)
 
@@ -293,6 +368,41 @@ class AsyncioDriver:
 
     def unsubscribe(self, subscription: str) -> None:
         self._run(self.client.unsubscribe(subscription))
+
+    def subscribe_handler(self, destination: str, handler: ContractHandler, **options: Any) -> str:
+        gates = self._gates
+
+        async def run(message: MessageReceived) -> None:
+            if handler(message) != HOLD:
+                return
+            gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            gates[id(message)] = gate
+            await gate
+
+        options.setdefault("receipt", True)
+        return self._run(self.client.subscribe(destination, run, **options)).id
+
+    def release(self, message: MessageReceived, error: BaseException | None = None) -> None:
+        def act() -> None:
+            gate = self._gates.pop(id(message))
+            if error is None:
+                gate.set_result(None)
+            else:
+                gate.set_exception(error)
+
+        self._now(act)
+
+    def shut_down(self, timeout: float) -> DisconnectResult:
+        return self._run(self.client.disconnect(timeout=timeout))
+
+    def ended(self, timeout: float) -> DisconnectResult:
+        async def wait() -> DisconnectResult:
+            return await asyncio.wait_for(self.client.disconnected, timeout)
+
+        return self._run(wait())
+
+    def in_flight(self, subscription: str) -> int:
+        return self._now(lambda: self.client.handlers[subscription].in_flight)
 
     def receive(self, timeout: float) -> MessageReceived | None:
         return self._run(self.client.receive(timeout))

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from stomp_testing import BrokerCore, TestBroker
-from tests.contract._drivers import AsyncioDriver, Driver, SyncDriver, TwistedDriver
+from tests.contract._drivers import (
+    AsyncioDriver,
+    Driver,
+    HandlerDriver,
+    SyncDriver,
+    TwistedDriver,
+)
 
 FAST: dict[str, Any] = {
     "connect_timeout": 2.0,
@@ -70,9 +76,11 @@ def broker(request: pytest.FixtureRequest) -> Iterator[TestBroker]:
 MakeClient = Callable[..., Driver]
 
 
-@pytest.fixture(params=sorted(KINDS))
-def make_client(request: pytest.FixtureRequest, broker: TestBroker) -> Iterator[MakeClient]:
-    """Make a client of the parametrized kind (on *uri*, by default the broker's)."""
+HANDLER_KINDS = sorted(name for name, kind in KINDS.items() if getattr(kind, "handlers", False))
+"""The clients with handlers per subscription: the handler contract runs on these."""
+
+
+def _maker(request: pytest.FixtureRequest, broker: TestBroker) -> Iterator[MakeClient]:
     extra: dict[str, Any] = {}
     if request.param == "twisted":
         request.getfixturevalue("_twisted_reactor")
@@ -90,9 +98,34 @@ def make_client(request: pytest.FixtureRequest, broker: TestBroker) -> Iterator[
         driver.close()
 
 
+@pytest.fixture(params=sorted(KINDS))
+def make_client(request: pytest.FixtureRequest, broker: TestBroker) -> Iterator[MakeClient]:
+    """Make a client of the parametrized kind (on *uri*, by default the broker's)."""
+    yield from _maker(request, broker)
+
+
+MakeHandlerClient = Callable[..., HandlerDriver]
+
+
+@pytest.fixture(params=HANDLER_KINDS)
+def make_handler_client(
+    request: pytest.FixtureRequest, broker: TestBroker
+) -> Iterator[MakeHandlerClient]:
+    """Make a client with handlers, of the parametrized kind (its driver is a HandlerDriver)."""
+    yield from _maker(request, broker)  # type: ignore[misc]
+
+
 @pytest.fixture
 def client(make_client: MakeClient) -> Driver:
     """A connected client of the parametrized kind."""
     made = make_client()
+    made.connect()
+    return made
+
+
+@pytest.fixture
+def handler_client(make_handler_client: MakeHandlerClient) -> HandlerDriver:
+    """A connected client with handlers, of the parametrized kind."""
+    made = make_handler_client()
     made.connect()
     return made

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -13,10 +14,12 @@ from typing import TypeVar
 import pytest
 
 from stomp_asyncio import (
+    ERROR_HEADER,
     BrokerError,
     Client,
     ConnectFailed,
     ConnectionLost,
+    HandlerFailed,
     MessageReceived,
     MessageStale,
     NotConnected,
@@ -473,3 +476,237 @@ def test_restart_mid_stream_loses_nothing(
     assert not unmarked_duplicates, (
         f"duplicates without a redelivery mark: {unmarked_duplicates[:10]}"
     )
+
+
+# -- handlers per subscription ------------------------------------------------------------------
+
+
+async def left_in(broker: BrokerInfo, queue: str, expect: int = 0) -> list[tuple[bytes, bool]]:
+    """What is still in *queue*: a marker is sent, then everything is read up to it.
+
+    With *expect*, reading goes on until that many other messages came (RabbitMQ
+    requeues a closed connection's messages asynchronously, perhaps after the marker).
+    """
+    marker = uuid.uuid4().hex.encode()
+    found: list[tuple[bytes, bool]] = []
+    seen_marker = False
+    async with make_client(broker) as client:
+        await client.send(queue, marker, receipt=True)
+        await client.subscribe(queue, ack="client-individual", receipt=True)
+        while not (seen_marker and len(found) >= expect):
+            message = await expect_message(client)
+            if message.body == marker:
+                seen_marker = True
+            else:
+                found.append((message.body, message.message.redelivered))
+            await client.ack(message)
+    return found
+
+
+async def expect_message(client: Client) -> MessageReceived:
+    return await expect(client)
+
+
+class Gates:
+    """Async handlers that wait until the test lets them finish, counting how many run."""
+
+    def __init__(self, wanted: int) -> None:
+        self.wanted = wanted
+        self.running = 0
+        self.peak = 0
+        self.done: list[bytes] = []
+        self.full = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def handler(self, message: MessageReceived) -> None:
+        self.running += 1
+        self.peak = max(self.peak, self.running)
+        if self.running >= self.wanted:
+            self.full.set()
+        try:
+            await self.release.wait()
+        finally:
+            self.running -= 1
+        self.done.append(message.body)
+
+
+def test_handlers_run_concurrently_up_to_the_limit_and_are_acked(
+    broker: BrokerInfo, unique_queue: QueueNamer
+) -> None:
+    queue = unique_queue("aio-concurrency")
+    count = 12
+
+    async def test() -> tuple[int, list[bytes], list[tuple[bytes, bool]]]:
+        gates = Gates(4)
+        async with make_client(broker) as client:
+            for n in range(count):
+                await client.send(queue, b"%02d" % n, receipt=n == count - 1)
+            sub = await client.subscribe(queue, gates.handler, max_in_flight=4, receipt=True)
+            await asyncio.wait_for(gates.full.wait(), TIMEOUT)
+            # Give the broker time to push more if it would (it must not: prefetch is 4).
+            await asyncio.sleep(0.3)
+            assert gates.running == 4
+            assert client.handlers[sub.id].in_flight == 4
+            gates.release.set()
+            while len(gates.done) < count:
+                await asyncio.sleep(0.05)
+        return gates.peak, sorted(gates.done), await left_in(broker, queue)
+
+    peak, done, left = run(test)
+    assert peak == 4
+    assert done == [b"%02d" % n for n in range(count)]
+    assert left == []  # every one was acknowledged
+
+
+@pytest.mark.parametrize("version", VERSIONS, ids=["1.0", "1.1", "1.2"])
+def test_a_failed_message_goes_to_the_error_destination(
+    broker: BrokerInfo, unique_queue: QueueNamer, version: Version
+) -> None:
+    queue, errors = unique_queue("aio-routing"), unique_queue("aio-errors")
+
+    async def test() -> tuple[MessageReceived, list[bytes], list[tuple[bytes, bool]]]:
+        copies: asyncio.Queue[MessageReceived] = asyncio.Queue()
+        handled: list[bytes] = []
+
+        async def handler(message: MessageReceived) -> None:
+            if message.body == b"bad":
+                raise ValueError("cannot parse\nthis")
+            handled.append(message.body)
+
+        # The copies are read on STOMP 1.2: RabbitMQ escapes header values on 1.0 too.
+        async with make_client(broker, versions=[version]) as client, make_client(broker) as reader:
+            await client.subscribe(queue, handler, error_destination=errors, receipt=True)
+            await reader.subscribe(errors, copies.put_nowait, receipt=True)
+            await client.send(queue, b"good 1", receipt=True)
+            await client.send(queue, b"bad", headers={"order": "17"}, receipt=True)
+            await client.send(queue, b"good 2", receipt=True)
+            copy = await asyncio.wait_for(copies.get(), TIMEOUT)
+            while len(handled) < 2:
+                await asyncio.sleep(0.05)
+        return copy, handled, await left_in(broker, queue)
+
+    copy, handled, left = run(test)
+    assert copy.body == b"bad"
+    assert copy.frame.get(ERROR_HEADER) == "ValueError: cannot parse this"
+    assert copy.frame.get("order") == "17"
+    assert copy.frame.get("persistent") == "true"
+    assert handled == [b"good 1", b"good 2"]
+    assert left == []  # the original was acknowledged once the copy was stored
+
+
+def test_a_failed_message_is_nacked_without_error_destination(
+    broker: BrokerInfo, unique_queue: QueueNamer
+) -> None:
+    queue = unique_queue("aio-nack")
+    dead_letters = broker.dead_letter_queue(queue)
+
+    async def test() -> list[tuple[bytes, bool]]:
+        seen: list[tuple[bytes, bool]] = []
+        second = asyncio.Event()
+        dead: asyncio.Queue[MessageReceived] = asyncio.Queue()
+
+        def handler(message: MessageReceived) -> None:
+            seen.append((message.body, message.message.redelivered))
+            if not message.message.redelivered:
+                raise RuntimeError("try again")
+            second.set()
+
+        async with make_client(broker) as client:
+            await client.subscribe(queue, handler, receipt=True)
+            if dead_letters is not None:
+                await client.subscribe(dead_letters, dead.put_nowait, receipt=True)
+            await client.send(queue, b"payload", headers={"persistent": "true"}, receipt=True)
+            if broker.facts.nack == "discard":
+                await asyncio.sleep(0.5)  # Artemis drops it: nothing comes back
+            elif dead_letters is None:
+                await asyncio.wait_for(second.wait(), TIMEOUT)  # RabbitMQ redelivers at once
+            else:
+                moved = await asyncio.wait_for(dead.get(), TIMEOUT)  # ActiveMQ dead-letters
+                seen.append((moved.body, moved.message.redelivered))
+        if broker.facts.nack == "discard":
+            seen.extend(await left_in(broker, queue))
+        return seen
+
+    seen = run(test)
+    assert seen[0] == (b"payload", False)
+    if broker.facts.nack == "discard":
+        assert seen == [(b"payload", False)]
+    else:
+        assert seen[1][0] == b"payload"
+        if dead_letters is None:
+            assert seen[1] == (b"payload", True)
+
+
+def test_graceful_shutdown_waits_for_in_flight_handlers(
+    broker: BrokerInfo, unique_queue: QueueNamer
+) -> None:
+    queue = unique_queue("aio-shutdown")
+
+    async def test() -> tuple[bool, list[tuple[bytes, bool]]]:
+        gates = Gates(2)
+        client = make_client(broker)
+        await client.connect()
+        await client.subscribe(queue, gates.handler, max_in_flight=2, receipt=True)
+        await client.send(queue, b"a", receipt=True)
+        await client.send(queue, b"b", receipt=True)
+        await asyncio.wait_for(gates.full.wait(), TIMEOUT)
+        asyncio.get_running_loop().call_later(0.3, gates.release.set)  # done while it waits
+        result = await client.disconnect()
+        assert sorted(gates.done) == [b"a", b"b"]
+        return result.clean, await left_in(broker, queue)
+
+    clean, left = run(test)
+    assert clean
+    assert left == []  # acked before DISCONNECT
+
+
+def test_graceful_shutdown_gives_up_and_reports_handlers_that_never_finish(
+    broker: BrokerInfo, unique_queue: QueueNamer
+) -> None:
+    queue = unique_queue("aio-giveup")
+
+    async def test() -> tuple[list[str], list[tuple[bytes, bool]]]:
+        gates = Gates(1)
+        client = make_client(broker)
+        await client.connect()
+        await client.subscribe(queue, gates.handler, receipt=True)
+        await client.send(queue, b"stuck", receipt=True)
+        await asyncio.wait_for(gates.full.wait(), TIMEOUT)
+        result = await client.disconnect(timeout=0.5)
+        assert result.receipt
+        assert gates.running == 0  # cancelled
+        left = await left_in(broker, queue, expect=1)
+        return [u.destination for u in result.unfinished], left
+
+    unfinished, left = run(test)
+    assert unfinished == [queue]
+    assert [body for body, _ in left] == [b"stuck"]  # not acknowledged: delivered again
+    if broker.facts.nack != "dead-letter":  # ActiveMQ marks it only with persistJMSRedelivered
+        assert left[0][1]
+
+
+def test_stomp_1_0_poison_pill_leaves_the_message_for_redelivery(
+    broker: BrokerInfo, unique_queue: QueueNamer
+) -> None:
+    queue = unique_queue("aio-poison")
+
+    async def test() -> tuple[BaseException | None, list[tuple[bytes, bool]]]:
+        def handler(message: MessageReceived) -> None:
+            raise RuntimeError("poison")
+
+        client = make_client(broker, versions=["1.0"])
+        await client.connect()
+        ended = client.disconnected
+        await client.send(queue, b"pill", receipt=True)
+        await client.subscribe(queue, handler)
+        try:
+            await asyncio.wait_for(ended, TIMEOUT)
+        except HandlerFailed as failure:
+            reason: BaseException | None = failure
+        else:
+            reason = None
+        return reason, await left_in(broker, queue, expect=1)
+
+    reason, left = run(test)
+    assert isinstance(reason, HandlerFailed)
+    assert [body for body, _ in left] == [b"pill"]

@@ -35,6 +35,7 @@ def test_the_demo_runs_against_the_broker(broker: BrokerInfo) -> None:
     assert "OK: every step of the demo held" in done.stdout
     assert "handler-error: ValueError" in done.stdout
     assert "reconnected, resubscribed 2" in done.stdout
+    assert "[asyncio] disconnected cleanly" in done.stdout
 
 
 def test_the_readme_example_runs_against_the_broker(broker: BrokerInfo) -> None:

@@ -6,6 +6,9 @@ connection does to received messages); this package moves bytes through an async
 transport, keeps the core's timer on the loop, and lets tasks wait. It depends on
 nothing outside the standard library and stomp-suite.
 
+Handlers per subscription (``await client.subscribe(destination, handler)``) behave as
+the Twisted client's, decided by the client core: see the docs page "The asyncio client".
+
 Example (against a broker on localhost)::
 
     import asyncio
@@ -24,14 +27,20 @@ Example (against a broker on localhost)::
 
 
     asyncio.run(main())
+
 """
 
 from __future__ import annotations
 
 from stomp_asyncio._client import DEFAULT_MAX_WAITING, Client
+from stomp_asyncio._handlers import FailureHook, MessageHandler
 from stomp_asyncio._link import default_ssl_context
 from stomp_core import (
+    DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_TIMEOUT,
+    ERROR_HEADER,
+    FORWARD_EXCLUDED_HEADERS,
+    PREFETCH_HEADERS,
     BrokerError,
     ClientError,
     ClientState,
@@ -39,18 +48,26 @@ from stomp_core import (
     ConnectionLost,
     Counters,
     DisconnectResult,
+    ErrorAction,
+    HandlerFailed,
+    HandlerState,
     InvalidRequest,
     MessageStale,
     NotConnected,
     Reconnected,
     TlsOptions,
+    UnfinishedHandler,
     WaitTimeout,
 )
 from stomp_session import Connected, MessageReceived, Subscription
 
 __all__ = [
+    "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_MAX_WAITING",
     "DEFAULT_TIMEOUT",
+    "ERROR_HEADER",
+    "FORWARD_EXCLUDED_HEADERS",
+    "PREFETCH_HEADERS",
     "BrokerError",
     "Client",
     "ClientError",
@@ -60,13 +77,19 @@ __all__ = [
     "ConnectionLost",
     "Counters",
     "DisconnectResult",
+    "ErrorAction",
+    "FailureHook",
+    "HandlerFailed",
+    "HandlerState",
     "InvalidRequest",
+    "MessageHandler",
     "MessageReceived",
     "MessageStale",
     "NotConnected",
     "Reconnected",
     "Subscription",
     "TlsOptions",
+    "UnfinishedHandler",
     "WaitTimeout",
     "default_ssl_context",
 ]

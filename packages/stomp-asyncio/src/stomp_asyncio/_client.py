@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import random
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from types import TracebackType
+from types import MappingProxyType, TracebackType
 
+from stomp_asyncio._handlers import FailureHook, Handlers, MessageHandler
 from stomp_asyncio._link import Link, ReconnectHook
 from stomp_commands import ALL_VERSIONS, AckMode, Headers
 from stomp_core import (
+    DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_OUTGOING,
     DEFAULT_TIMEOUT,
     ClientCore,
+    ClientEnded,
     ClientError,
     ClientSettings,
     ClientState,
     ClientView,
     DisconnectResult,
+    HandlerState,
     InvalidRequest,
     NotConnected,
     TlsOptions,
     WaitTimeout,
+    default_ack,
+    prefetch_headers,
 )
 from stomp_core._model import positive
 from stomp_failover import FailoverUri
@@ -157,7 +164,23 @@ class Client(ClientView):
             msg = f"tls must be TlsOptions or an ssl.SSLContext, got {type(given).__name__}"
             raise InvalidRequest(msg)
         self._core = ClientCore(uri, settings, rng=rng, logger=logger)
-        self._link = Link(self._core, tls=tls, on_reconnect=on_reconnect, max_waiting=max_waiting)
+        self._handlers = Handlers(
+            self._core,
+            forward=self._forward,
+            end=lambda failure: self._begin_shutdown(failure, None),
+            ended=self._client_ended,
+        )
+        self._link = Link(
+            self._core,
+            tls=tls,
+            on_reconnect=on_reconnect,
+            max_waiting=max_waiting,
+            owner=self._handlers,
+        )
+        self._handlers.link = self._link
+        self._shutdown: asyncio.Task[DisconnectResult] | None = None
+        self._end: DisconnectResult | ClientError | None = None
+        self._end_waiters: list[asyncio.Future[DisconnectResult]] = []
 
     def __repr__(self) -> str:
         where = self._core.broker or "not connected"
@@ -171,14 +194,43 @@ class Client(ClientView):
         return self._core.subscriptions
 
     @property
+    def handlers(self) -> Mapping[str, HandlerState]:
+        """The subscriptions with a handler, by id: ``in_flight``, ``queued``, ``active``, ..."""
+        return MappingProxyType(self._handlers.dispatcher.states)
+
+    @property
     def messages_waiting(self) -> int:
         """How many received messages wait in the client for :meth:`receive`."""
-        return self._core.messages_waiting
+        return self._link.waiting()
 
     @property
     def reading_paused(self) -> bool:
-        """Whether reading from the broker is paused because too many messages wait."""
-        return self._link.read_paused
+        """Whether reading from the broker is paused.
+
+        Too many messages wait for :meth:`receive`, or a handler queue is full.
+        """
+        link = self._link
+        return link.read_paused or link.handlers_paused
+
+    @property
+    def disconnected(self) -> asyncio.Future[DisconnectResult]:
+        """A new future of the end of the client.
+
+        It resolves to the :class:`~stomp_core.DisconnectResult` after a requested
+        :meth:`disconnect` or :meth:`close`, and fails with the reason otherwise:
+        :class:`~stomp_core.HandlerFailed` (the poison pill of STOMP 1.0),
+        :class:`~stomp_core.ConnectFailed`, :class:`~stomp_core.ConnectionLost`
+        (auto-reconnect off) or :class:`~stomp_core.BrokerError`.
+        """
+        future: asyncio.Future[DisconnectResult] = self._link.loop.create_future()
+        end = self._end
+        if end is None:
+            self._end_waiters.append(future)
+        elif isinstance(end, DisconnectResult):
+            future.set_result(end)
+        else:
+            future.set_exception(end)
+        return future
 
     # -- connecting and ending -------------------------------------------------------------------
 
@@ -217,24 +269,96 @@ class Client(ClientView):
         return connected
 
     async def disconnect(self, *, timeout: float | None = None) -> DisconnectResult:
-        """Disconnect gracefully: DISCONNECT with a receipt, wait for it, close.
+        """Disconnect gracefully; return how it went.
 
-        Deferred ACKs are written first. Once the receipt is in, the broker has
-        processed every frame sent before. Without a connection it stops connecting.
-        After *timeout* (default *disconnect_timeout*) the connection is closed anyway.
+        The client stops taking messages for its handlers (those queued are dropped
+        unacknowledged), unsubscribes its ``auto`` handler subscriptions, waits up to
+        *timeout* (default *disconnect_timeout*) for the handlers in flight and the
+        receipts awaited, cancels and reports the handlers still running (their
+        messages stay unacknowledged), then sends DISCONNECT with a receipt (deferred
+        ACKs first), waits for it up to *timeout*, and closes. Once the receipt is in,
+        the broker has processed every frame sent before. Without a connection it
+        stops connecting. Calling it again returns the same result; cancelling the
+        call does not stop the shutdown.
 
         Returns:
-            Whether the broker confirmed it (``receipt``).
+            Whether the broker confirmed it (``receipt``), and the handlers left
+            ``unfinished``.
         """
         wait = positive("timeout", timeout, optional=True)
-        link, core = self._link, self._core
-        link.bind()
-        core.disconnect(link.now(), timeout=wait)
-        link.process()
-        await link.wait(lambda: core.state is ClientState.CLOSED, None)
-        await link.closed(core.settings.disconnect_timeout)
-        ended = link.ended
-        return DisconnectResult(receipt=ended is not None and ended.confirmed)
+        self._link.bind()
+        return await asyncio.shield(self._begin_shutdown(None, wait))
+
+    def _begin_shutdown(
+        self, reason: ClientError | None, timeout: float | None
+    ) -> asyncio.Task[DisconnectResult]:
+        task = self._shutdown
+        if task is None:
+            task = self._shutdown = self._link.loop.create_task(self._shut_down(reason, timeout))
+            task.add_done_callback(_retrieve)
+        elif reason is not None:
+            logger.info("already shutting down; also: %s", reason)
+        return task
+
+    async def _shut_down(
+        self, reason: ClientError | None, timeout: float | None
+    ) -> DisconnectResult:
+        core, link, handlers = self._core, self._link, self._handlers
+        if reason is not None:
+            logger.warning("shutting down: %s", reason)
+        dropped = handlers.stop_all()
+        if dropped:
+            logger.info("%d queued message(s) left unhandled and unacknowledged", dropped)
+        if core.ready:
+            handlers.dispatcher.resume_all()
+            handlers.run()
+            now = link.now()
+            for state in handlers.dispatcher.states.values():
+                if state.ack == "auto":
+                    with contextlib.suppress(ClientError):
+                        core.unsubscribe(state.id, now=now)
+            link.process()
+        wait = core.settings.disconnect_timeout if timeout is None else timeout
+        unfinished = await handlers.drain(wait)
+        receipt = False
+        if core.state is not ClientState.CLOSED:
+            core.disconnect(link.now(), timeout=timeout)
+            link.process()
+            await link.wait(lambda: core.state is ClientState.CLOSED, None)
+            await link.closed(core.settings.disconnect_timeout)
+            ended = link.ended
+            receipt = ended is not None and ended.confirmed
+        result = DisconnectResult(receipt=receipt, unfinished=unfinished)
+        if reason is None:
+            self._finish(result)
+        else:
+            reason.unfinished = unfinished
+            self._finish(reason)
+        return result
+
+    def _finish(self, end: DisconnectResult | ClientError) -> None:
+        if self._end is not None:
+            return
+        self._end = end
+        waiters, self._end_waiters = self._end_waiters, []
+        for future in waiters:
+            if future.done():
+                continue
+            if isinstance(end, DisconnectResult):
+                future.set_result(end)
+            else:
+                future.set_exception(end)
+
+    def _client_ended(self, event: ClientEnded) -> None:
+        """The core ended the client (closed, or it gave up)."""
+        if self._shutdown is not None:
+            return
+        if event.error is not None:
+            # Not asked for: the handlers still get their time, then the end says why.
+            self._begin_shutdown(event.error, None)
+        else:  # close(): at once
+            self._handlers.stop_all()
+            self._finish(DisconnectResult(receipt=False))
 
     def close(self) -> None:
         """Close at once, without DISCONNECT; every waiting call ends.
@@ -357,36 +481,110 @@ class Client(ClientView):
             timeout,
         )
 
+    async def _forward(
+        self,
+        destination: str,
+        body: bytes,
+        headers: list[tuple[str, str]],
+        *,
+        content_length: bool,
+    ) -> None:
+        """Send a failed message's copy to an error destination, awaiting its receipt."""
+        await self.send(
+            destination, body, headers=headers, content_length=content_length, receipt=True
+        )
+
     async def subscribe(
         self,
         destination: str,
+        handler: MessageHandler | None = None,
         *,
-        ack: AckMode = "auto",
+        ack: AckMode | None = None,
         id: str | None = None,
         headers: Headers | None = None,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        error_destination: str | None = None,
+        on_error: FailureHook | None = None,
         receipt: bool | str = False,
         timeout: float | None = None,
     ) -> Subscription:
         """Subscribe to *destination*; the subscription is replayed after every reconnection.
 
+        Without *handler* its messages are taken with :meth:`receive` or
+        :meth:`messages`. With one (a plain function or an ``async def``), each message
+        is handed to it, as in the Twisted client, decided by the client core
+        (:class:`stomp_core.Dispatcher`): at most *max_in_flight* handlers run at once;
+        as many messages more wait, and beyond that reading pauses until the queue is
+        half empty (heart-beats go on); ``activemq.prefetchSize`` and ``prefetch-count``
+        default to *max_in_flight*. A handler's success acknowledges its message
+        (unless it called :meth:`ack` or :meth:`nack`; in ``client`` mode in arrival
+        order). When it raises, *on_error* chooses an :class:`~stomp_core.ErrorAction`;
+        by default: forward a copy to *error_destination* and acknowledge; else NACK
+        (1.1+), or on STOMP 1.0 leave it unacknowledged and end the client
+        (:class:`~stomp_core.HandlerFailed`, in :attr:`disconnected`).
+
         Args:
             destination: What to subscribe to.
-            ack: ``"auto"``, ``"client"`` or ``"client-individual"``.
+            handler: The callable taking each message (none: pull with :meth:`receive`).
+            ack: ``"auto"``, ``"client"`` or ``"client-individual"``; by default
+                ``"auto"`` without a handler, ``"client-individual"`` with one
+                (``"client"`` on STOMP 1.0).
             id: The subscription id (generated when not given).
             headers: Extra headers (``selector``, ``activemq.prefetchSize``, ...).
+            max_in_flight: The most messages handled at once (at least 1).
+            error_destination: Where to forward messages whose handler failed.
+            on_error: A hook deciding what to do when the handler fails.
             receipt: Wait until the broker confirms the subscription.
             timeout: Seconds for it all (default *receipt_timeout*).
+
+        Raises:
+            InvalidRequest: handler settings without a handler, *max_in_flight* below 1.
         """
+        if handler is None:
+            if error_destination is not None or on_error is not None:
+                msg = "error_destination and on_error need a handler"
+                raise InvalidRequest(msg)
+        else:
+            given: object = max_in_flight
+            if not isinstance(given, int) or isinstance(given, bool) or given < 1:
+                msg = f"max_in_flight must be an int >= 1, got {given!r}"
+                raise InvalidRequest(msg)
         made: list[Subscription] = []
 
         def act(now: float, left: float) -> str | None:
-            subscription, receipt_id = self._core.subscribe(
-                destination, ack=ack, id=id, headers=headers, receipt=receipt, timeout=left, now=now
+            core = self._core
+            if handler is None:
+                mode: AckMode = ack or "auto"
+                pairs: Headers | None = headers
+            else:
+                mode = ack or default_ack(core.version)
+                extra = list(headers.items() if isinstance(headers, Mapping) else headers or ())
+                pairs = prefetch_headers(core.connected, mode, max_in_flight, extra)
+            subscription, receipt_id = core.subscribe(
+                destination, ack=mode, id=id, headers=pairs, receipt=receipt, timeout=left, now=now
             )
             made.append(subscription)
+            if handler is not None:
+                self._handlers.add(
+                    id=subscription.id,
+                    destination=destination,
+                    ack=mode,
+                    handler=handler,
+                    max_in_flight=max_in_flight,
+                    error_destination=error_destination,
+                    on_error=on_error,
+                )
             return receipt_id
 
-        await self._request(act, timeout)
+        try:
+            await self._request(act, timeout)
+        except BaseException:
+            if made and handler is not None:
+                self._handlers.remove(made[0].id)
+                with contextlib.suppress(ClientError):
+                    self._core.unsubscribe(made[0].id, now=self._link.now())
+                self._link.process()
+            raise
         return made[0]
 
     async def unsubscribe(
@@ -402,6 +600,9 @@ class Client(ClientView):
         connection).
         """
         core = self._core
+        self._handlers.remove(
+            subscription.id if isinstance(subscription, Subscription) else subscription
+        )
         if not core.ready:
             core.unsubscribe(subscription, receipt=receipt, now=self._link.now())
             return
@@ -458,6 +659,7 @@ class Client(ClientView):
         nack: bool,
     ) -> None:
         core, link = self._core, self._link
+        self._handlers.manual(message)
         settle = core.nack if nack else core.ack
         if receipt is False:  # the hot path: no waiting unless the buffer is full
             settle(
@@ -538,19 +740,31 @@ class Client(ClientView):
             raise
         await self.commit(transaction, timeout=timeout)
 
-    async def receive(self, timeout: float | None = None) -> MessageReceived | None:
+    async def receive(
+        self, timeout: float | None = None, *, subscription: Subscription | str | None = None
+    ) -> MessageReceived | None:
         """Return the next message, waiting up to *timeout* seconds (``None``: until one comes).
 
         Returns ``None`` when none came in time. Cancelling it takes no message: one
         that arrives meanwhile waits for the next call.
+
+        Args:
+            timeout: Seconds to wait; ``None`` waits until a message comes.
+            subscription: Only a message of this subscription (record or id); the
+                others wait for their own calls. They count towards *max_waiting*: a
+                subscription nobody takes from can pause reading for all.
 
         Raises:
             BrokerError: the broker sent an ERROR that answered no request.
             NotConnected: not connected, or the client ended (its cause is in the text:
                 the policy gave up, or auto-reconnect is off).
         """
+        if subscription is not None:
+            wanted = subscription.id if isinstance(subscription, Subscription) else subscription
+            return await self._receive_from(wanted, timeout)
         core, link = self._core, self._link
-        message = core.next_message()
+        inbox = link.inbox
+        message = inbox.popleft() if inbox else core.next_message()
         if message is not None:
             if link.read_paused:
                 link.taken()
@@ -561,21 +775,64 @@ class Client(ClientView):
         deadline = None if wait is None else link.now() + wait
         core.flush(link.now())  # deferred ACKs leave before the client waits
         link.process()
-        await link.wait(lambda: core.messages_waiting > 0, deadline, check=True)
-        message = core.next_message()
+        await link.wait(lambda: core.messages_waiting > 0 or bool(inbox), deadline, check=True)
+        message = inbox.popleft() if inbox else core.next_message()
         if message is not None and link.read_paused:
             link.taken()
         return message
 
+    async def _receive_from(
+        self, subscription: str, timeout: float | None
+    ) -> MessageReceived | None:
+        core, link = self._core, self._link
+        wait = positive("timeout", timeout, optional=True)
+        link.bind()
+        self._handlers.route_all()
+        inbox = link.inbox
+
+        def first() -> int | None:
+            for index, message in enumerate(inbox):
+                record = message.subscription
+                if record is not None and record.id == subscription:
+                    return index
+            return None
+
+        index = first()
+        if index is None:
+            core.check_usable()
+            deadline = None if wait is None else link.now() + wait
+            core.flush(link.now())
+            link.process()
+            await link.wait(lambda: first() is not None, deadline, check=True)
+            index = first()
+            if index is None:
+                return None
+        message = inbox[index]
+        del inbox[index]
+        if link.read_paused:
+            link.taken()
+        return message
+
     async def messages(
-        self, *, idle_timeout: float | None = None
+        self,
+        subscription: Subscription | str | None = None,
+        *,
+        idle_timeout: float | None = None,
     ) -> AsyncIterator[MessageReceived]:
         """Yield messages as they arrive; stop after *idle_timeout* seconds without one.
 
+        With *subscription* (a record or an id), only that subscription's messages: an
+        iterator per subscription (``async for message in client.messages(orders)``).
         With ``idle_timeout=None`` it never stops by itself: break out of the loop.
         """
-        while (message := await self.receive(idle_timeout)) is not None:
+        while (message := await self.receive(idle_timeout, subscription=subscription)) is not None:
             yield message
+
+
+def _retrieve(task: asyncio.Task[DisconnectResult]) -> None:
+    """Mark a shutdown's failure retrieved (it is reported through ``disconnected``)."""
+    if not task.cancelled():
+        task.exception()
 
 
 __all__ = ["DEFAULT_MAX_WAITING", "Client"]

@@ -7,8 +7,9 @@ import contextlib
 import inspect
 import logging
 import ssl
+from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Final, Protocol
 
 from stomp_core import (
     ClientCore,
@@ -25,6 +26,7 @@ from stomp_core import (
     TlsOptions,
     WaitTimeout,
 )
+from stomp_session import MessageReceived
 
 logger = logging.getLogger("stomp_asyncio")
 
@@ -32,6 +34,25 @@ _WRITE_NOW: Final = 256 * 1024
 """Bytes buffered in the core that are handed to the transport at once, not at the next turn."""
 
 ReconnectHook = Callable[[Reconnected], object]
+
+
+class Owner(Protocol):
+    """What the link tells the client beyond waking its tasks (its handlers' side)."""
+
+    routing: bool
+    """Whether messages must be taken from the core as they arrive (handlers exist)."""
+
+    def take_messages(self) -> None:
+        """Messages arrived: hand those of handler subscriptions to their handlers."""
+        ...
+
+    def connection_dropped(self) -> None:
+        """The connection was lost: drop what can no longer be acknowledged."""
+        ...
+
+    def client_ended(self, event: ClientEnded) -> None:
+        """The client ended (closed, or the core gave up)."""
+        ...
 
 
 def default_ssl_context() -> ssl.SSLContext:
@@ -122,8 +143,10 @@ class Link:
         tls: TlsOptions | ssl.SSLContext | None,
         on_reconnect: ReconnectHook | None,
         max_waiting: int,
+        owner: Owner,
     ) -> None:
         self._core = core
+        self._owner = owner
         self._tls = tls
         self._on_reconnect = on_reconnect
         self._max_waiting = max_waiting
@@ -131,6 +154,12 @@ class Link:
         self.protocol: _Protocol | None = None
         self.write_paused = False
         self.read_paused = False
+        """Reading is paused because too many messages wait to be received."""
+        self.handlers_paused = False
+        """Reading is paused because a handler subscription's queue is full."""
+        self._transport_paused = False
+        self.inbox: deque[MessageReceived] = deque()
+        """Messages for :meth:`Client.receive` taken from the core while handlers exist."""
         self._opening: OpenTransport | None = None
         self._open_task: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -184,21 +213,53 @@ class Link:
         self.protocol = protocol
         self.write_paused = False
         self.read_paused = False
+        self._transport_paused = False
         self._core.transport_opened(self.now())
+        if self.handlers_paused:  # queues still full: the new connection waits too
+            self._apply_reading()
         self.process()
 
     def received(self, data: bytes) -> None:
         """Bytes read from the current transport."""
         core = self._core
         core.receive_data(data, self.now())
-        if not self.read_paused and core.messages_waiting > self._max_waiting:
+        owner = self._owner
+        if owner.routing and core.messages_waiting:
+            owner.take_messages()
+        if not self.read_paused and self.waiting() > self._max_waiting:
             self.read_paused = True
-            core.pause_reading()
-            protocol = self.protocol
-            if protocol is not None and protocol.transport is not None:
-                protocol.transport.pause_reading()
-            logger.debug("%d messages wait: reading paused", core.messages_waiting)
+            self._apply_reading()
+            logger.debug("%d messages wait: reading paused", self.waiting())
         self.process()
+
+    def waiting(self) -> int:
+        """Messages waiting for :meth:`Client.receive`."""
+        return self._core.messages_waiting + len(self.inbox)
+
+    def pause_for_handlers(self, *, paused: bool) -> None:
+        """A handler queue filled up (or drained): pause (or resume) reading."""
+        self.handlers_paused = paused
+        self._apply_reading()
+
+    def _apply_reading(self) -> None:
+        """Pause or resume the transport and tell the core, when what is wanted changed."""
+        wanted = self.read_paused or self.handlers_paused
+        if wanted is self._transport_paused:
+            return
+        self._transport_paused = wanted
+        core = self._core
+        protocol = self.protocol
+        transport = None if protocol is None else protocol.transport
+        if wanted:
+            core.pause_reading()
+            if transport is not None:
+                transport.pause_reading()
+        else:
+            if transport is not None:
+                transport.resume_reading()
+            core.resume_reading(self.now())
+            logger.debug("reading resumed")
+            self.schedule()
 
     def lost(self, exc: BaseException | None) -> None:
         """The current transport ended (the broker closed it, or it failed)."""
@@ -208,14 +269,9 @@ class Link:
 
     def taken(self) -> None:
         """A message left the inbox: resume reading once it drained to half its bound."""
-        if self.read_paused and self._core.messages_waiting <= self._max_waiting // 2:
+        if self.read_paused and self.waiting() <= self._max_waiting // 2:
             self.read_paused = False
-            protocol = self.protocol
-            if protocol is not None and protocol.transport is not None:
-                protocol.transport.resume_reading()
-            self._core.resume_reading(self.now())
-            logger.debug("reading resumed")
-            self.schedule()
+            self._apply_reading()
 
     # -- doing what the core says ------------------------------------------------------------------
 
@@ -254,6 +310,8 @@ class Link:
             else:
                 assert type(event) is ConnectionDropped
                 self.read_paused = False
+                self._transport_paused = False
+                self._owner.connection_dropped()
         self.write()
         self._arm()
         self.notify()
@@ -355,6 +413,7 @@ class Link:
     def _ended(self, event: ClientEnded) -> None:
         self.ended = event
         self.read_paused = False
+        self._transport_paused = False
         self._close(abort=True)
         timer, self._timer = self._timer, None
         if timer is not None:
@@ -364,6 +423,7 @@ class Link:
         for future in receipts.values():
             if not future.done():
                 future.set_exception(failure)
+        self._owner.client_ended(event)
 
     # -- waiting ---------------------------------------------------------------------------------
 
@@ -444,6 +504,11 @@ class Link:
                 f": {loss}" if loss else ""
             )
             raise ConnectionLost(msg, cause=loss)
+
+    @property
+    def receipts_awaited(self) -> int:
+        """Receipts that calls wait for."""
+        return len(self._receipts)
 
     def expect_receipt(self, receipt_id: str) -> asyncio.Future[None]:
         """A future settled by the RequestDone of *receipt_id*."""

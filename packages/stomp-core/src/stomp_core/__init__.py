@@ -5,9 +5,11 @@ Everything a client decides lives here, once: its life cycle across connections
 :mod:`stomp_failover`), the CONNECT settings of each broker, receipts and their
 outcomes, transactions rolled back with a connection, what a lost connection does
 to received messages and their acks, heart-beats (also while reading is paused),
-one outbound buffer with back-pressure and ACK coalescing, the errors every client
-raises, and the counters and DEBUG wire trace. The clients (stomp-sync, stomp-twisted,
-stomp-asyncio) are adapters that move bytes, keep time and wait.
+one outbound buffer with back-pressure and ACK coalescing, handlers per subscription
+(:class:`Dispatcher`: concurrency, settling, error destination, the STOMP 1.0 poison
+pill, pausing, a graceful end's report), the errors every client raises, and the
+counters and DEBUG wire trace. The clients (stomp-sync, stomp-twisted, stomp-asyncio)
+are adapters that move bytes, keep time and wait.
 
 >>> from stomp_core import ClientCore, ClientSettings, OpenTransport
 >>> core = ClientCore("tcp://broker.test:61613", ClientSettings())
@@ -27,6 +29,26 @@ b'CONNECT'
 from __future__ import annotations
 
 from stomp_core._core import ClientCore
+from stomp_core._dispatch import (
+    DEFAULT_MAX_IN_FLIGHT,
+    ERROR_HEADER,
+    FORWARD_EXCLUDED_HEADERS,
+    PREFETCH_HEADERS,
+    Delivery,
+    DispatchEffect,
+    Dispatcher,
+    ErrorAction,
+    HandlerPoisoned,
+    HandlerState,
+    PauseReading,
+    ResumeReading,
+    RunHandler,
+    SettleMessage,
+    default_ack,
+    describe_failure,
+    forward_copy,
+    prefetch_headers,
+)
 from stomp_core._errors import (
     BrokerError,
     ClientError,
@@ -64,8 +86,12 @@ from stomp_core._view import ClientView
 
 __all__ = [
     "CLIENT_TRANSITIONS",
+    "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_MAX_OUTGOING",
     "DEFAULT_TIMEOUT",
+    "ERROR_HEADER",
+    "FORWARD_EXCLUDED_HEADERS",
+    "PREFETCH_HEADERS",
     "BrokerError",
     "ClientCore",
     "ClientEnded",
@@ -81,19 +107,33 @@ __all__ = [
     "ConnectionMade",
     "CoreEvent",
     "Counters",
+    "Delivery",
     "DisconnectResult",
+    "DispatchEffect",
+    "Dispatcher",
+    "ErrorAction",
     "HandlerFailed",
+    "HandlerPoisoned",
+    "HandlerState",
     "InvalidRequest",
     "MessageStale",
     "NotConnected",
     "OpenTransport",
+    "PauseReading",
     "Reconnected",
     "RequestDone",
+    "ResumeReading",
+    "RunHandler",
+    "SettleMessage",
     "TlsOptions",
     "UnfinishedHandler",
     "WaitTimeout",
     "check_timeout",
+    "default_ack",
+    "describe_failure",
+    "forward_copy",
     "parse_versions",
+    "prefetch_headers",
 ]
 
 __version__ = "0.1.0"

@@ -93,6 +93,6 @@ __all__ = [
 __version__ = "0.1.0"
 
 # Show the public path, not the private module, in reprs and tracebacks (own names only).
-for _name in ("Client", "Subscription", "ErrorAction"):
+for _name in ("Client", "Subscription"):
     globals()[_name].__module__ = __name__
 del _name

@@ -6,15 +6,17 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from types import MappingProxyType
-from typing import Final, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from twisted.internet.defer import CancelledError, Deferred, fail, succeed
 from twisted.python.failure import Failure
 
 from stomp_commands import ALL_VERSIONS, AckMode, Headers
 from stomp_core import (
+    DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_OUTGOING,
     DEFAULT_TIMEOUT,
+    PREFETCH_HEADERS,
     ClientCore,
     ClientEnded,
     ClientError,
@@ -28,6 +30,8 @@ from stomp_core import (
     TlsOptions,
     UnfinishedHandler,
     check_timeout,
+    default_ack,
+    prefetch_headers,
 )
 from stomp_failover import FailoverUri, RandomSource
 from stomp_frame import Limits, Version
@@ -48,13 +52,6 @@ __all__ = ["DEFAULT_MAX_IN_FLIGHT", "PREFETCH_HEADERS", "Client"]
 logger = logging.getLogger("stomp_twisted")
 
 _T = TypeVar("_T")
-
-DEFAULT_MAX_IN_FLIGHT: Final = 16
-"""The default per-subscription limit on messages handled at once."""
-
-PREFETCH_HEADERS: Final = ("activemq.prefetchSize", "prefetch-count")
-"""The SUBSCRIBE headers (ActiveMQ's, RabbitMQ's) that bound the unacknowledged messages a
-broker sends; set to ``max_in_flight`` unless given (and not for ``auto`` subscriptions)."""
 
 
 class Client(ClientView):
@@ -222,7 +219,7 @@ class Client(ClientView):
         for lost in event.connected.not_replayed:
             sub = self._subs.pop(lost.id, None)
             if sub is not None:
-                sub.stop()
+                self._handlers.remove(sub)
         if self._handlers.paused:
             self._handlers.apply_pause()
         connecting, self._connecting = self._connecting, None
@@ -237,8 +234,7 @@ class Client(ClientView):
             logger.warning("%s", report)
 
     def _dropped(self) -> None:
-        stale = self._core.drop_stale
-        dropped = sum(sub.purge(stale) for sub in self._subs.values())
+        dropped = self._handlers.purge(self._core.drop_stale)
         if dropped:
             logger.info("%d queued message(s) of the lost connection dropped", dropped)
 
@@ -255,7 +251,7 @@ class Client(ClientView):
             # Not asked for: the handlers still get their time, then the end says why.
             self._begin_shutdown(error, None).addErrback(lambda _: None)
         else:  # close(): at once
-            sum(sub.stop() for sub in self._subs.values())
+            self._handlers.stop_all()
             result = DisconnectResult(receipt=False)
             self._shutdown = Outcome()
             self._shutdown.fire(result)
@@ -265,13 +261,10 @@ class Client(ClientView):
         core = self._core
         if self._shutdown is not None:
             return
+        deliver = self._handlers.deliver
         while (message := core.next_message()) is not None:
-            record = message.subscription
-            sub = self._subs.get(record.id) if record is not None else None
-            if sub is None or not sub.active:
+            if not deliver(message):
                 logger.debug("message %r has no active handler: dropped", message.message_id)
-                continue
-            sub.deliver(message)
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -370,17 +363,12 @@ class Client(ClientView):
         made: list[Subscription] = []
 
         def act(now: float, left: float) -> str | None:
-            mode: AckMode = ack or (
-                "client" if self._core.version is Version.V1_0 else "client-individual"
-            )
-            pairs = list(extra)
-            if mode != "auto" and not any(name in PREFETCH_HEADERS for name, _ in pairs):
-                pairs += [(name, str(max_in_flight)) for name in _prefetch_headers(self.connected)]
+            mode: AckMode = ack or default_ack(self._core.version)
+            pairs = prefetch_headers(self.connected, mode, max_in_flight, extra)
             record, receipt_id = self._core.subscribe(
                 destination, ack=mode, id=id, headers=pairs, receipt=receipt, timeout=left, now=now
             )
-            sub = Subscription(
-                self._handlers,
+            sub = self._handlers.add(
                 id=record.id,
                 destination=destination,
                 ack=mode,
@@ -405,7 +393,7 @@ class Client(ClientView):
 
     def _forget(self, sub: Subscription) -> None:
         self._subs.pop(sub.id, None)
-        sub.stop()
+        self._handlers.remove(sub)
         with contextlib.suppress(ClientError):
             self._core.unsubscribe(sub.id, now=self._reactor.seconds())
         self._driver.pump()
@@ -427,7 +415,7 @@ class Client(ClientView):
         sub = self._subs.pop(sub_id, None)
         if sub is None:
             return fail(InvalidRequest(f"no active subscription {sub_id!r}"))
-        sub.stop()
+        self._handlers.remove(sub)
         if not self._core.ready:
             self._forget(sub)
             return succeed(None)
@@ -602,7 +590,7 @@ class Client(ClientView):
             logger.info("disconnecting")
         else:
             logger.warning("shutting down: %s", reason)
-        dropped = sum(sub.stop() for sub in self._subs.values())
+        dropped = self._handlers.stop_all()
         if dropped:
             logger.info("%d queued message(s) left unhandled and unacknowledged", dropped)
         if not core.ready:
@@ -635,19 +623,6 @@ class Client(ClientView):
 def _with_unfinished(reason: ClientError, unfinished: tuple[UnfinishedHandler, ...]) -> ClientError:
     reason.unfinished = unfinished
     return reason
-
-
-def _prefetch_headers(connected: Connected | None) -> tuple[str, ...]:
-    """The prefetch headers that count messages on this broker.
-
-    Apache Artemis reads ``activemq.prefetchSize`` as a window of *bytes* (one message
-    at a time for a small number), so it gets none: its own flow control and the
-    client's queue bound what it sends.
-    """
-    server = connected.server if connected is not None else None
-    if server is not None and server.startswith("ActiveMQ-Artemis"):
-        return ("prefetch-count",)
-    return PREFETCH_HEADERS
 
 
 class _Events:

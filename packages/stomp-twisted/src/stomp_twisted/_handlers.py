@@ -1,38 +1,75 @@
-"""The client's side of its subscriptions: settling, forwarding, pausing, draining."""
+"""The client's side of its subscriptions: running handlers and doing what the core decides."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from inspect import isawaitable, iscoroutine
+from typing import Any, TypeVar, cast
 
 from twisted.internet.defer import Deferred
+from twisted.python.failure import Failure
 
-from stomp_core import ClientError, HandlerFailed, UnfinishedHandler
+from stomp_commands import AckMode
+from stomp_core import (
+    ClientError,
+    Delivery,
+    Dispatcher,
+    ErrorAction,
+    HandlerPoisoned,
+    HandlerState,
+    PauseReading,
+    ResumeReading,
+    RunHandler,
+    SettleMessage,
+    UnfinishedHandler,
+    forward_copy,
+)
 from stomp_frame import Version
 from stomp_session import MessageReceived
 from stomp_twisted._driver import Driver
-from stomp_twisted._model import ERROR_HEADER, FORWARD_EXCLUDED_HEADERS
-from stomp_twisted._subscription import Delivery, Subscription
+from stomp_twisted._model import ErrorHook, Handler
+from stomp_twisted._subscription import Subscription
 from stomp_twisted._twisted import within
 
 __all__ = ["Handlers"]
 
 logger = logging.getLogger("stomp_twisted")
 
+_T = TypeVar("_T")
+
+
+async def _await(awaitable: Awaitable[_T]) -> _T:
+    return await awaitable
+
+
+def _as_deferred(result: Awaitable[object]) -> Deferred[object]:
+    if isinstance(result, Deferred):
+        return result
+    if iscoroutine(result):
+        return Deferred.fromCoroutine(result)
+    return Deferred.fromCoroutine(_await(result))
+
 
 class Handlers:
-    """The client's side of its subscriptions: settling, forwarding, pausing, draining.
+    """The client's side of its subscriptions: runs the handlers.
 
-    It is the :class:`~stomp_twisted._subscription.Host` of every subscription.
+    It does what the core's :class:`~stomp_core.Dispatcher` decides: settle, forward,
+    pause, end.
     """
 
     def __init__(self, driver: Driver, end: Callable[[ClientError], object]) -> None:
         self._driver = driver
         self._end = end
-        self._busy: dict[int, Delivery] = {}
+        self.dispatcher = Dispatcher(logger)
+        self._subs: dict[HandlerState, Subscription] = {}
         self._idle: list[Deferred[None]] = []
-        self._pausers: set[Subscription] = set()
-        self.paused = False
+        self._running = False
+
+    @property
+    def paused(self) -> bool:
+        """Whether reading is paused because a subscription's queue is full."""
+        return self.dispatcher.paused
 
     def now(self) -> float:
         """The reactor's time."""
@@ -42,44 +79,181 @@ class Handlers:
         """The negotiated version of the current connection."""
         return self._driver.core.version
 
+    # -- subscriptions ----------------------------------------------------------------------------
+
+    def add(
+        self,
+        *,
+        id: str,
+        destination: str,
+        ack: AckMode,
+        handler: Handler,
+        max_in_flight: int,
+        error_destination: str | None,
+        on_error: ErrorHook | None,
+        headers: tuple[tuple[str, str], ...],
+    ) -> Subscription:
+        """A new subscription with its handler."""
+        state = self.dispatcher.add(
+            id=id,
+            destination=destination,
+            ack=ack,
+            max_in_flight=max_in_flight,
+            error_destination=error_destination,
+        )
+        sub = Subscription(state, handler=handler, on_error=on_error, headers=headers)
+        self._subs[state] = sub
+        return sub
+
+    def remove(self, sub: Subscription) -> None:
+        """*sub* ends: its queued messages are dropped (running handlers go on)."""
+        if self.dispatcher.get(sub.id) is sub._state:
+            self.dispatcher.remove(sub.id)
+        else:
+            self.dispatcher.stop(sub._state)
+        self.run()
+
+    def stop_all(self) -> int:
+        """Take no more messages; return how many queued ones were dropped."""
+        dropped = self.dispatcher.stop_all()
+        self.run()
+        return dropped
+
+    def deliver(self, message: MessageReceived) -> bool:
+        """Hand *message* to its handler (or queue it); ``False``: no active handler."""
+        taken = self.dispatcher.deliver(message, self._driver.now())
+        if taken:
+            self.run()
+        return taken
+
+    def purge(self, stale: Callable[[MessageReceived], bool]) -> int:
+        """Drop the queued messages of a lost connection; return how many."""
+        dropped = self.dispatcher.purge(stale, self._driver.now())
+        self.run()
+        return dropped
+
     def manual(self, message: MessageReceived) -> None:
         """The caller settles *message* itself (its handler's success does not)."""
-        delivery = self._busy.get(id(message))
-        if delivery is not None and delivery.event is message:
-            delivery.manual = True
+        self.dispatcher.manual(message)
 
-    def settle(self, message: MessageReceived, outcome: str) -> None:
-        """Write the ACK or NACK (coalesced within one pump); a refused one is only logged."""
-        if outcome not in ("ack", "nack"):
+    # -- doing what the core decides --------------------------------------------------------------
+
+    def run(self) -> None:
+        """Do the dispatcher's effects, in order (those that doing one adds too)."""
+        if self._running:
             return
+        self._running = True
+        try:
+            dispatcher = self.dispatcher
+            while (effect := dispatcher.next_effect()) is not None:
+                if type(effect) is RunHandler:
+                    self._start(effect.delivery)
+                elif type(effect) is SettleMessage:
+                    self._settle(effect.message, effect.command)
+                elif type(effect) is PauseReading:
+                    self._driver.pause_reading()
+                elif type(effect) is ResumeReading:
+                    self._driver.resume_reading()
+                else:
+                    assert type(effect) is HandlerPoisoned
+                    logger.error(
+                        "%s: disconnecting so that the broker delivers it again", effect.failure
+                    )
+                    self._end(effect.failure)
+        finally:
+            self._running = False
+        self.quiet()
+
+    def apply_pause(self) -> None:
+        """Pause the current transport (also a new one while queues are full)."""
+        self._driver.pause_reading()
+
+    def resume_all(self) -> None:
+        """Read again, whatever the queues."""
+        self.dispatcher.resume_all()
+        self.run()
+
+    def _settle(self, message: MessageReceived, command: str) -> None:
+        """Write the ACK or NACK (coalesced within one pump); a refused one is only logged."""
         driver = self._driver
-        settle = driver.core.ack if outcome == "ack" else driver.core.nack
+        settle = driver.core.ack if command == "ack" else driver.core.nack
         try:
             settle(message, defer=True, now=driver.now())
         except ClientError as exc:
-            logger.debug("%s of %r not sent: %s", outcome, message.message_id, exc)
+            logger.debug("%s of %r not sent: %s", command, message.message_id, exc)
             return
         driver.pump()
 
+    def _start(self, delivery: Delivery) -> None:
+        sub = self._subs[delivery.state]
+        try:
+            result = sub._handler(delivery.message)
+        except Exception as exc:  # noqa: BLE001 - a handler's failure is handled, not propagated
+            self._failed(delivery, exc)
+            return
+        if result is None:
+            self.dispatcher.succeeded(delivery, self._driver.now())
+            return
+        deferred = _as_deferred(result)
+        delivery.handle = deferred
+        deferred.addCallbacks(
+            self._on_result, self._on_failure, callbackArgs=(delivery,), errbackArgs=(delivery,)
+        )
+
+    def _on_result(self, _: object, delivery: Delivery) -> None:
+        self.dispatcher.succeeded(delivery, self._driver.now())
+        self.run()
+
+    def _on_failure(self, failure: Failure, delivery: Delivery) -> None:
+        self._failed(delivery, cast(BaseException, failure.value))
+        self.run()
+
+    def _failed(self, delivery: Delivery, error: BaseException) -> None:
+        if self.dispatcher.failed(delivery, error, self._driver.now()):
+            recovery = Deferred.fromCoroutine(self._recover(delivery, error))
+            recovery.addErrback(self._recovery_failed, delivery)
+
+    def _recovery_failed(self, failure: Failure, delivery: Delivery) -> None:
+        self.dispatcher.recovery_failed(delivery, cast(BaseException, failure.value), self.now())
+        self.run()
+
+    async def _decide(self, delivery: Delivery, error: BaseException) -> ErrorAction:
+        state = delivery.state
+        hook = self._subs[state]._on_error
+        if hook is None:
+            return state.default_action(self.version())
+        try:
+            decided: Any = hook(delivery.message, error)
+            if isawaitable(decided):
+                decided = await _as_deferred(decided)
+        except Exception:  # noqa: BLE001 - logged by the dispatcher
+            return self.dispatcher.hook_failed(state, self.version())
+        return self.dispatcher.chosen(state, decided, self.version())
+
+    async def _recover(self, delivery: Delivery, error: BaseException) -> None:
+        dispatcher = self.dispatcher
+        action = dispatcher.resolve(delivery, await self._decide(delivery, error), self.version())
+        destination = delivery.state.error_destination
+        if action is ErrorAction.FORWARD and destination is not None:
+            try:
+                await self.forward(delivery.message, destination, error)
+            except Exception as exc:  # noqa: BLE001 - the fallback handles it
+                action = dispatcher.forward_failed(delivery, exc, self.version())
+        dispatcher.conclude(delivery, action, error, self.version(), self.now())
+        self.run()
+
     def forward(
-        self, message: MessageReceived, destination: str, description: str
+        self, message: MessageReceived, destination: str, error: BaseException
     ) -> Deferred[None]:
         """Send a persistent copy of *message* to *destination* and await its receipt."""
-        frame = message.frame
-        seen: set[str] = set()
-        headers: list[tuple[str, str]] = []
-        for name, value in frame.headers:
-            if name not in FORWARD_EXCLUDED_HEADERS and name not in seen:
-                seen.add(name)
-                headers.append((name, value))
-        headers += [("persistent", "true"), (ERROR_HEADER, description)]
-        body = frame.body
+        headers, content_length = forward_copy(message, error)
+        body = message.frame.body
         return self._driver.request(
             lambda now, left: self._driver.core.send(
                 destination,
                 body,
                 headers=headers,
-                content_length=frame.has("content-length") or b"\0" in body,
+                content_length=content_length,
                 receipt=True,
                 timeout=left,
                 now=now,
@@ -87,61 +261,22 @@ class Handlers:
             None,
         )
 
-    def poison(self, delivery: Delivery, error: BaseException) -> None:
-        failed = HandlerFailed(delivery.event, subscription=delivery.subscription.id, cause=error)
-        logger.error("%s: disconnecting so that the broker delivers it again", failed)
-        self._end(failed)
-
-    def started(self, delivery: Delivery) -> None:
-        """A handler runs on *delivery*."""
-        self._busy[id(delivery.event)] = delivery
-
-    def finished(self, delivery: Delivery) -> None:
-        """The handling of *delivery* is over."""
-        if not delivery.busy:
-            return
-        delivery.busy = False
-        self._busy.pop(id(delivery.event), None)
-        self.quiet()
+    # -- a graceful end ---------------------------------------------------------------------------
 
     def quiet(self) -> None:
         """Wake a draining shutdown once no handler runs and no receipt is awaited."""
-        if self._idle and not self._busy and not self._driver.receipts:
+        if self._idle and not self.dispatcher.busy and not self._driver.receipts:
             idle, self._idle = self._idle, []
             for waiter in idle:
                 if not waiter.called:
                     waiter.callback(None)
-
-    def pause_reading(self, subscription: Subscription) -> None:
-        """*subscription*'s queue is full: stop reading until it drains."""
-        self._pausers.add(subscription)
-        if not self.paused:
-            self.paused = True
-            self.apply_pause()
-
-    def apply_pause(self) -> None:
-        """Pause the current transport (also a new one while queues are full)."""
-        self._driver.pause_reading()
-
-    def resume_reading(self, subscription: Subscription) -> None:
-        """*subscription* drained: read again unless another one is full."""
-        self._pausers.discard(subscription)
-        if not self._pausers and self.paused:
-            self.resume_all()
-
-    def resume_all(self) -> None:
-        """Read again, whatever the queues."""
-        self._pausers.clear()
-        if self.paused:
-            self.paused = False
-            self._driver.resume_reading()
 
     async def drain(
         self, timeout: float, receipts_awaited: Callable[[], bool]
     ) -> tuple[UnfinishedHandler, ...]:
         """Wait for the handlers in flight (and the receipts awaited); report those left."""
         driver = self._driver
-        if self._busy or receipts_awaited():
+        if self.dispatcher.busy or receipts_awaited():
             # A broker may answer DISCONNECT before an earlier SEND's receipt (RabbitMQ
             # does), which would then be lost: wait for the receipts too.
             idle: Deferred[None] = Deferred()
@@ -155,28 +290,12 @@ class Handlers:
                         len(driver.receipts),
                         timeout,
                     )
-        if not self._busy:
+        if not self.dispatcher.busy:
             return ()
-        now = self.now()
-        unfinished: list[UnfinishedHandler] = []
-        for delivery in list(self._busy.values()):
-            event = delivery.event
-            item = UnfinishedHandler(
-                subscription=delivery.subscription.id,
-                destination=event.destination,
-                message_id=event.message.message_id,
-                running_for=now - delivery.started,
-            )
-            unfinished.append(item)
-            logger.warning(
-                "the handler of subscription %r still works on message %r after %.3f s: "
-                "cancelled, the message is left unacknowledged",
-                item.subscription,
-                item.message_id,
-                item.running_for,
-            )
-            delivery.abandoned = True
-            if delivery.deferred is not None and not delivery.deferred.called:
-                delivery.deferred.cancel()
-            self.finished(delivery)
-        return tuple(unfinished)
+        unfinished = self.dispatcher.abandon(self.now())
+        for delivery, _ in unfinished:
+            handle = delivery.handle
+            if isinstance(handle, Deferred) and not handle.called:
+                handle.cancel()
+        self.run()
+        return tuple(item for _, item in unfinished)

@@ -1,11 +1,11 @@
-"""Plain values of the client's API: its states, shutdown results and error-handling choices."""
+"""Plain values of the client's API: handlers, error hooks and the reactor it needs."""
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, Protocol, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
+from stomp_core import ERROR_HEADER, FORWARD_EXCLUDED_HEADERS, ErrorAction
 from stomp_session import MessageReceived
 
 __all__ = [
@@ -29,58 +29,14 @@ any callable returning an awaitable such as a ``Deferred``). It succeeds when it
 returns (or its awaitable completes); it fails when it raises."""
 
 
-class ErrorAction(enum.Enum):
-    """What to do with a message whose handler raised.
-
-    See :meth:`Client.subscribe <stomp_twisted.Client.subscribe>`.
-    """
-
-    ACK = "ack"
-    """Acknowledge it: the message is dropped."""
-    NACK = "nack"
-    """NACK it (STOMP 1.1+): the broker redelivers it or dead-letters it, per its policy.
-    On STOMP 1.0, which has no NACK, this acts as :attr:`DISCONNECT`."""
-    FORWARD = "forward"
-    """Send a persistent copy to the subscription's error destination, then acknowledge it.
-    Without an error destination this acts as the default without one."""
-    DISCONNECT = "disconnect"
-    """Leave it unacknowledged and disconnect gracefully (the "poison pill"): the broker
-    delivers it again; :attr:`Client.disconnected <stomp_twisted.Client.disconnected>`
-    fails with :class:`~stomp_twisted.HandlerFailed`."""
-
+# ErrorAction, ERROR_HEADER and FORWARD_EXCLUDED_HEADERS are the client core's: every
+# client with handlers decides the same way (stomp_core.Dispatcher).
 
 ErrorHook: TypeAlias = Callable[
     [MessageReceived, BaseException], "ErrorAction | Awaitable[ErrorAction]"
 ]
 """A subscription's ``on_error``: given the message and what its handler raised, return
 (or resolve to) the :class:`ErrorAction` to take."""
-
-ERROR_HEADER: Final = "handler-error"
-"""The header added to a copy forwarded to an error destination: the failure's
-description (``ExceptionType: message``, on one line, at most 1000 characters)."""
-
-FORWARD_EXCLUDED_HEADERS: Final[frozenset[str]] = frozenset(
-    {
-        "message-id",
-        "destination",
-        "timestamp",
-        "expires",
-        "priority",
-        "subscription",
-        "ack",
-        "redelivered",
-        "content-length",
-        # Set by the client's own parameters on the copy, or meaningless on it.
-        "receipt",
-        "transaction",
-        "persistent",
-        ERROR_HEADER,
-    }
-)
-"""Headers of a failed message that are not copied when it is forwarded to an error
-destination: the broker's own (``message-id``, ``destination``, ``timestamp``,
-``expires``, ``priority``, ``subscription``, ``ack``, ``redelivered``), ``content-length``
-(written anew), and those the copy sets itself (``persistent:true``, the error header)."""
 
 
 class ReactorLike(Protocol):
