@@ -358,6 +358,33 @@ def lowest(session: nox.Session) -> None:
         session.run("python", "-m", "pytest", str(package.path / "tests"), *session.posargs)
 
 
+@nox.session(name="fuzz-short", python=PYTHON, tags=["fuzz"])
+def fuzz_short(session: nox.Session) -> None:
+    """The bounded run of ``fuzz`` in the default run (a few hundred examples per test)."""
+    _fuzz(session, "fuzz-short")
+
+
+@nox.session(python=PYTHON, default=False)
+def fuzz(session: nox.Session) -> None:
+    """Fuzz stomp-frame's parser and serializer with Hypothesis at scale (tests/fuzz).
+
+    ``STOMP_FUZZ_EXAMPLES`` sets the examples per test (default 20,000); ``-- --short``
+    runs the bounded run of CI instead; other arguments go to pytest.
+    """
+    args = [arg for arg in session.posargs if arg != "--short"]
+    _fuzz(session, "fuzz" if args == session.posargs else "fuzz-short", *args)
+
+
+def _fuzz(session: nox.Session, profile: str, *args: str) -> None:
+    session.install(str(PACKAGES["stomp-frame"].path), *TEST_TOOLS, *TYPE_TOOLS)
+    session.chdir(ROOT)
+    session.run("mypy", "tests/fuzz")
+    session.run(
+        "python", "-m", "pytest", "tests/fuzz", f"--hypothesis-profile={profile}",
+        "--hypothesis-show-statistics", *args,
+    )  # fmt: skip
+
+
 # ==== Documentation and release tooling ====================================================
 # This block is appended and kept at the end of the file; it owns docs/, scripts/release/,
 # tests/docs/ and tests/release/. It reuses PACKAGES, PYTHON and the tool lists above.
