@@ -354,8 +354,14 @@ def lowest(session: nox.Session) -> None:
     session.install("--no-deps", *(str(p.path) for p in coded))
     session.run("uv", "pip", "freeze", external=True)
     session.chdir(ROOT)
+    failed = []
     for package in coded:
-        session.run("python", "-m", "pytest", str(package.path / "tests"), *session.posargs)
+        try:
+            session.run("python", "-m", "pytest", str(package.path / "tests"), *session.posargs)
+        except nox.command.CommandFailed:
+            failed.append(package.dist)
+    if failed:
+        session.error(f"tests failed at the dependency floors: {', '.join(failed)}")
 
 
 @nox.session(name="fuzz-short", python=PYTHON, tags=["fuzz"])
