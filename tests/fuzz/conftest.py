@@ -2,7 +2,7 @@
 
 ``--hypothesis-profile=fuzz`` searches at scale (``STOMP_FUZZ_EXAMPLES`` examples per test,
 default 20,000); ``--hypothesis-profile=fuzz-short`` is the bounded run of the default
-CI (a few hundred examples per test, well under a minute in all). Both drop Hypothesis's
+CI (600 examples per test, about half a minute in all). Both drop Hypothesis's
 deadline: a hang is caught by the fuzzers' own alarm instead (see test_fuzz.py), so that a
 slow machine does not fail an example for being slow.
 """
@@ -23,7 +23,7 @@ _COMMON = settings(
 settings.register_profile(
     "fuzz", _COMMON, max_examples=int(os.environ.get("STOMP_FUZZ_EXAMPLES", "20000"))
 )
-settings.register_profile("fuzz-short", _COMMON, max_examples=300)
+settings.register_profile("fuzz-short", _COMMON, max_examples=600)
 
 
 def pytest_configure(config: pytest.Config) -> None:
