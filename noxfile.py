@@ -367,7 +367,7 @@ def lowest(session: nox.Session) -> None:
 
 @nox.session(name="fuzz-short", python=PYTHON, tags=["fuzz"])
 def fuzz_short(session: nox.Session) -> None:
-    """The bounded run of ``fuzz`` in the default run (a few hundred examples per test)."""
+    """The bounded run of ``fuzz`` in the default run (600 examples per test)."""
     _fuzz(session, "fuzz-short")
 
 
