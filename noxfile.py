@@ -327,6 +327,99 @@ def bench(session: nox.Session) -> None:
         session.run("python", str(script), *session.posargs)
 
 
+# ==== Python versions and dependency floors =================================================
+# Every package claims Python 3.10-3.14 while one interpreter runs here: mypy checks each
+# claimed version, vermin checks that nothing newer than 3.10 is used, and ``lowest``
+# installs the declared floors of every third-party dependency and runs the unit tests.
+
+# types-<dist> check as for pyproject.toml's python_version (3.10), src and tests together.
+TYPE_VERSIONS = ["3.10", "3.11", "3.12", "3.13", "3.14"]
+
+
+def _third_party(package: Package) -> list[str]:
+    """Its third-party requirements: dependencies, every extra's, and its tests'."""
+    data = tomllib.loads((package.path / "pyproject.toml").read_text(encoding="utf-8"))
+    project = data["project"]
+    extras = project.get("optional-dependencies", {}).values()
+    declared = [*project.get("dependencies", []), *(r for extra in extras for r in extra)]
+    return [r for r in declared if _requirement_name(r) not in PACKAGES] + [*package.test_requires]
+
+
+@nox.session(name="types-versions", python=PYTHON, tags=["types"])
+@nox.parametrize("target", TYPE_VERSIONS)
+def types_versions(session: nox.Session, target: str) -> None:
+    """``mypy --strict`` over every package's src, as for Python *target*."""
+    coded = [p for p in PACKAGES.values() if p.has_code]
+    session.install(*TYPE_TOOLS, *sorted({r for p in coded for r in _third_party(p)}))
+    sources = [p.path / "src" for p in coded]
+    targets = [str(src / str(p.import_name)) for src, p in zip(sources, coded, strict=True)]
+    mypypath = ":".join(str(src) for src in sources)
+    session.run("mypy", "--python-version", target, *targets, env={"MYPYPATH": mypypath})
+
+
+@nox.session(python=PYTHON, tags=["lint"])
+def compat(session: nox.Session) -> None:
+    """Vermin: no syntax or standard-library name newer than Python 3.10 in any package's src."""
+    session.install("vermin>=1.6")
+    sources = [str(p.path / "src") for p in PACKAGES.values() if p.has_code]
+    session.run("vermin", "-t=3.10-", "--no-tips", "--violations", "--eval-annotations", *sources)
+
+
+@nox.session(python=PYTHON, default=False)
+def lowest(session: nox.Session) -> None:
+    """Every package's unit tests with each third-party dependency at its declared floor.
+
+    The declared requirements of every package (extras and test groups included) and the
+    test tools are installed with ``--resolution lowest-direct``, then the packages from
+    their folders without dependencies; arguments after ``--`` go to pytest.
+    """
+    if not isinstance(session.virtualenv, nox.virtualenv.VirtualEnv) or (
+        session.virtualenv.venv_backend != "uv"
+    ):
+        session.error("lowest needs uv (pip install uv) for --resolution lowest-direct")
+    coded = [p for p in PACKAGES.values() if p.has_code]
+    requirements = sorted({r for p in coded for r in _third_party(p)} | set(TEST_TOOLS))
+    session.install("--resolution", "lowest-direct", *requirements)
+    session.install("--no-deps", *(str(p.path) for p in coded))
+    session.run("uv", "pip", "freeze", external=True)
+    session.chdir(ROOT)
+    failed = []
+    for package in coded:
+        try:
+            session.run("python", "-m", "pytest", str(package.path / "tests"), *session.posargs)
+        except nox.command.CommandFailed:  # noqa: PERF203 (a handful of packages)
+            failed.append(package.dist)
+    if failed:
+        session.error(f"tests failed at the dependency floors: {', '.join(failed)}")
+
+
+@nox.session(name="fuzz-short", python=PYTHON, tags=["fuzz"])
+def fuzz_short(session: nox.Session) -> None:
+    """The bounded run of ``fuzz`` in the default run (600 examples per test)."""
+    _fuzz(session, "fuzz-short")
+
+
+@nox.session(python=PYTHON, default=False)
+def fuzz(session: nox.Session) -> None:
+    """Fuzz stomp-frame's parser and serializer with Hypothesis at scale (tests/fuzz).
+
+    ``STOMP_FUZZ_EXAMPLES`` sets the examples per test (default 20,000); ``-- --short``
+    runs the bounded run of CI instead; other arguments go to pytest.
+    """
+    args = [arg for arg in session.posargs if arg != "--short"]
+    _fuzz(session, "fuzz" if args == session.posargs else "fuzz-short", *args)
+
+
+def _fuzz(session: nox.Session, profile: str, *args: str) -> None:
+    session.install(str(PACKAGES["stomp-frame"].path), *TEST_TOOLS, *TYPE_TOOLS)
+    session.chdir(ROOT)
+    session.run("mypy", "tests/fuzz")
+    session.run(
+        "python", "-m", "pytest", "tests/fuzz", f"--hypothesis-profile={profile}",
+        "--hypothesis-show-statistics", *args,
+    )  # fmt: skip
+
+
 # ==== Documentation and release tooling ====================================================
 # This block is appended and kept at the end of the file; it owns docs/, scripts/release/,
 # tests/docs/ and tests/release/. It reuses PACKAGES, PYTHON and the tool lists above.

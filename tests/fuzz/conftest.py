@@ -1,0 +1,48 @@
+"""Hypothesis profiles of the fuzzing session (``nox -s fuzz``).
+
+``--hypothesis-profile=fuzz`` searches at scale (``STOMP_FUZZ_EXAMPLES`` examples per test,
+default 20,000); ``--hypothesis-profile=fuzz-short`` is the bounded run of the default
+CI (600 examples per test, about half a minute in all). Both drop Hypothesis's
+deadline: a hang is caught by the fuzzers' own alarm instead (see test_fuzz.py), so that a
+slow machine does not fail an example for being slow.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+_COMMON = settings(
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    print_blob=True,
+)
+
+settings.register_profile(
+    "fuzz", _COMMON, max_examples=int(os.environ.get("STOMP_FUZZ_EXAMPLES", "20000"))
+)
+settings.register_profile("fuzz-short", _COMMON, max_examples=600)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker of properties the parser does not hold yet."""
+    config.addinivalue_line(
+        "markers",
+        "exact_errors: the same error whole and chunked; not held yet (issue #16), so"
+        " expected to fail except under the fuzz profile, where findings must show",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Outside the fuzz profile, expect exact_errors tests to fail (non-strictly)."""
+    if config.getoption("hypothesis_profile", None) == "fuzz":
+        return
+    known = pytest.mark.xfail(
+        reason="issue #16: the error for an unfinished header block depends on the chunking",
+        strict=False,
+    )
+    for item in items:
+        if item.get_closest_marker("exact_errors") is not None:
+            item.add_marker(known)
