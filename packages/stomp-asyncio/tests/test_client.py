@@ -479,3 +479,31 @@ class TestHeartBeats:
         async with client_for(broker.uri, heart_beat=(0, 50), auto_reconnect=False) as client:
             assert await client.receive(timeout=0.4) is None
             assert client.is_connected
+
+
+async def test_acks_released_by_the_core_leave_while_the_consumer_works_through_its_inbox() -> None:
+    # A consumer whose inbox is full takes and acknowledges messages without the loop
+    # turning; the ACKs the core releases (a full batch) must leave at once, or the
+    # broker's prefetch window runs dry until the inbox is empty (RabbitMQ: half speed).
+    from stomp_testing import AsyncioTestBroker
+
+    async with AsyncioTestBroker() as broker:
+        client = Client(broker.uri, receipt_timeout=3.0, disconnect_timeout=3.0)
+        await client.connect(timeout=5)
+        await client.subscribe(
+            "/queue/a", ack="client-individual", headers={"prefetch-count": "2000"}, receipt=True
+        )
+        for n in range(1200):
+            broker.publish("/queue/a", b"%d" % n)
+        while client.messages_waiting < 1200:
+            await asyncio.sleep(0.005)
+        turned: list[bool] = []
+        asyncio.get_running_loop().call_soon(turned.append, True)
+        before = client.counters.bytes_out
+        for _ in range(600):
+            message = await client.receive(1.0)
+            assert message is not None
+            await client.ack(message)
+        assert not turned, "the loop turned: the test proves nothing"
+        assert client.counters.bytes_out > before  # a batch of ACKs left without a turn
+        await client.disconnect()

@@ -668,6 +668,11 @@ class Client(ClientView):
                 defer=core.messages_waiting > 0,
                 now=link.now(),
             )
+            if core.output_size:
+                # The core let ACKs go (a full batch, or none waits behind): write them
+                # now, not when the loop next turns, which a consumer taking a full inbox
+                # puts off until the inbox is empty and the broker's window used up.
+                link.write()
             link.schedule()
             if not core.has_room:
                 await link.wait_room(core.settings.write_timeout)
