@@ -361,6 +361,28 @@ class TestAcksLostWithTheConnection:
         assert third is not None
         assert not third.acked_before
 
+    def test_an_artemis_message_is_known_by_its_second_id_whose_first_part_changes(self) -> None:
+        # Artemis: message-id "<delivery id>,<message id>", a new first part per delivery.
+        core = ClientCore("tcp://h:1", ClientSettings.make(versions=(Version.V1_2,)))
+        core.start(0.0)
+        self.connect(core, 0.0)
+        subscription, _ = core.subscribe("/queue/a", ack="client-individual", now=0.0)
+        frame = (
+            "MESSAGE\nsubscription:{}\nmessage-id:{},34952\ndestination:/queue/a\nack:{}\n\n\x00"
+        )
+        core.receive_data(frame.format(subscription.id, 34953, "a-1").encode(), 0.1)
+        first = core.next_message()
+        assert first is not None
+        core.ack(first, now=0.2)
+        core.transport_closed(0.3)
+        core.handle_timer(5.0)
+        self.connect(core, 5.0)
+        core.receive_data(frame.format(subscription.id, 34958, "a-2").encode(), 5.1)
+        again = core.next_message()
+        assert again is not None
+        assert again.message_id == "34958,34952"
+        assert again.acked_before
+
     def test_a_message_not_acked_is_not_marked_by_the_client(self) -> None:
         core = ClientCore("tcp://h:1", ClientSettings.make(versions=(Version.V1_2,)))
         core.start(0.0)

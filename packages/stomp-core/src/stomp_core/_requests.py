@@ -21,7 +21,7 @@ from stomp_core._outbound import Outbound
 from stomp_core._state import ClientState
 from stomp_session import LocalProtocolError, MessageReceived, Session, Subscription
 
-__all__ = ["Requests", "session_error"]
+__all__ = ["Requests", "message_key", "session_error"]
 
 _ACK_BATCH = 512
 """Coalesced ACKs written together at most."""
@@ -42,6 +42,19 @@ class _Waiting:
         self.deadline = deadline
         self.timeout = timeout
         self.subscription = subscription
+
+
+def message_key(message_id: str) -> str:
+    """What identifies a message across its deliveries, from its ``message-id``.
+
+    ActiveMQ keeps a message's id from one delivery to the next. Artemis writes
+    ``<delivery id>,<message id>``, whose first part changes with every delivery: the
+    message is the second part.
+    """
+    head, comma, tail = message_id.rpartition(",")
+    if comma and head.isdigit() and tail.isdigit():
+        return tail
+    return message_id
 
 
 def session_error(exc: LocalProtocolError) -> InvalidRequest:
@@ -84,14 +97,14 @@ class Requests(Outbound):
     def _remember_acks(self) -> None:
         """The connection is lost: its recent ACKs may not have reached the broker."""
         lost = self._acked_on_lost
-        lost.update(self._recent_acks)
+        lost.update(dict.fromkeys(map(message_key, self._recent_acks)))
         self._recent_acks = {}
         while len(lost) > RECENT_ACKS:
             del lost[next(iter(lost))]
 
     def _acked_before(self, event: MessageReceived) -> MessageReceived:
-        """Mark *event* if the client acknowledged its id on a lost connection."""
-        if self._acked_on_lost.pop(event.message.message_id, False) is None:
+        """Mark *event* if the client acknowledged its message on a lost connection."""
+        if self._acked_on_lost.pop(message_key(event.message.message_id), False) is None:
             self._log.info(
                 "message %r comes again after its ACK was lost with a connection: "
                 "marked acked_before (and redelivered)",
