@@ -421,3 +421,27 @@ class TestNothingLostSilently:
         loop.drop()
         loop.advance(1.0)
         loop.core.send("/queue/a", b"y", now=loop.now)
+
+
+class TestSettleHandled:
+    def test_a_refused_ack_of_a_handled_message_is_logged_not_raised(
+        self, broker: BrokerCore, make_loop: Any, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        loop: Loopback = make_loop()
+        loop.start()
+        loop.core.subscribe("/queue/a", ack="client-individual", now=loop.now)
+        broker.publish("/queue/a", b"1")
+        loop.pump()
+        message = loop.core.next_message()
+        assert message is not None
+        loop.drop()  # the message is stale now
+        with caplog.at_level(logging.DEBUG, logger="stomp_core"):
+            assert not loop.core.settle_handled(message, "ack", loop.now)
+        assert "ack of" in caplog.text
+        assert "not sent" in caplog.text
+        loop.advance(5.0)  # reconnected
+        broker.publish("/queue/a", b"2")
+        loop.pump()
+        fresh = loop.core.next_message()
+        assert fresh is not None
+        assert loop.core.settle_handled(fresh, "ack", loop.now)

@@ -221,14 +221,9 @@ class Handlers:
         link.notify()
 
     def _settle(self, message: MessageReceived, command: str) -> None:
-        core, link = self._core, self._link()
-        settle = core.ack if command == "ack" else core.nack
-        try:
-            settle(message, defer=True, now=link.now())
-        except ClientError as exc:
-            logger.debug("%s of %r not sent: %s", command, message.message_id, exc)
-            return
-        link.schedule()
+        link = self._link()
+        if self._core.settle_handled(message, command, link.now()):
+            link.schedule()
 
     def _start(self, delivery: Delivery) -> None:
         entry = self._entries[delivery.state]

@@ -362,6 +362,21 @@ class Requests(Outbound):
             now=now,
         )
 
+    def settle_handled(self, message: MessageReceived, command: str, now: float) -> bool:
+        """ACK (``"ack"``) or NACK (``"nack"``) a message a handler took, coalesced.
+
+        The handler's outcome is final: an ACK or NACK the core refuses (a stale
+        message, a connection gone) is logged, not raised; the broker delivers the
+        message again. Returns whether it went into the outbound buffer.
+        """
+        settle = self.ack if command == "ack" else self.nack
+        try:
+            settle(message, defer=True, now=now)
+        except ClientError as exc:
+            self._log.debug("%s of %r not sent: %s", command, message.message_id, exc)
+            return False
+        return True
+
     def _settle_message(
         self,
         message: MessageReceived,

@@ -176,13 +176,8 @@ class Handlers:
     def _settle(self, message: MessageReceived, command: str) -> None:
         """Write the ACK or NACK (coalesced within one pump); a refused one is only logged."""
         driver = self._driver
-        settle = driver.core.ack if command == "ack" else driver.core.nack
-        try:
-            settle(message, defer=True, now=driver.now())
-        except ClientError as exc:
-            logger.debug("%s of %r not sent: %s", command, message.message_id, exc)
-            return
-        driver.pump()
+        if driver.core.settle_handled(message, command, driver.now()):
+            driver.pump()
 
     def _start(self, delivery: Delivery) -> None:
         sub = self._subs[delivery.state]
