@@ -129,11 +129,16 @@ def install_closure(session: nox.Session, dist: str, *extra: str, tests: bool = 
 
     With *tests*, also the siblings its tests need (and theirs), from their folders too.
     """
-    packages = closure(dist)
-    if tests:
-        for sibling in PACKAGES[dist].test_siblings:
-            packages += [p for p in closure(sibling) if p not in packages]
+    packages = _with_test_siblings(dist) if tests else closure(dist)
     session.install(*(str(p.path) for p in packages), *extra)
+
+
+def _with_test_siblings(dist: str) -> list[Package]:
+    """The closure of *dist* and of each sibling its tests need, dependencies first."""
+    packages = closure(dist)
+    for sibling in PACKAGES[dist].test_siblings:
+        packages += [p for p in closure(sibling) if p not in packages]
+    return packages
 
 
 def _register_package_sessions(package: Package) -> None:
@@ -315,16 +320,116 @@ def isolation(session: nox.Session) -> None:
             session.error(f"{package.dist} pulled {sorted(ours)}, declares {sorted(expected)}")
 
 
+BENCH_PEERS = ["stomp.py", "websocket-client", "stompest==2.3.0", "stompman", "aiostomp", "psutil"]
+
+
 @nox.session(python=PYTHON, default=False)
 def bench(session: nox.Session) -> None:
-    """Benchmarks of this project against its peers, in one run (not in the default run)."""
+    """Benchmarks of this project against its peers, in one run (not in the default run).
+
+    Measures the pure-Python build; ``bench-compiled`` measures the compiled one.
+    """
     local = [str(p.path) for p in PACKAGES.values() if p.has_code]
-    session.install(
-        *local, "stomp.py", "websocket-client", "stompest==2.3.0", "stompman", "aiostomp", "psutil"
-    )
+    session.install(*local, *BENCH_PEERS)
+    _run_benchmarks(session)
+
+
+@nox.session(name="bench-compiled", python=PYTHON, default=False)
+def bench_compiled(session: nox.Session) -> None:
+    """The benchmarks with the compiled wheels of the packages that have one (see ``compiled``)."""
+    local = [str(p.path) for p in PACKAGES.values() if p.has_code]
+    session.install(*local, *BENCH_PEERS, *BUILD_TOOLS)
+    _install_compiled(session)
+    _run_benchmarks(session)
+
+
+def _run_benchmarks(session: nox.Session) -> None:
     session.chdir(ROOT)
     for script in sorted((ROOT / "bench").glob("bench_*.py")):
         session.run("python", str(script), *session.posargs)
+
+
+# ==== The compiled build ====================================================================
+# A package whose pyproject.toml configures hatch-mypyc's hook (enable-by-default = false)
+# also has a compiled build: HATCH_BUILD_HOOKS_ENABLE=1 makes its wheel a platform wheel
+# with mypyc-compiled modules. The pure-Python wheel stays the default and is what every
+# other session builds and tests; ``compiled`` runs the same tests against the compiled one.
+
+
+def _has_compiled_build(package: Package) -> bool:
+    data = tomllib.loads((package.path / "pyproject.toml").read_text(encoding="utf-8"))
+    hooks = data.get("tool", {}).get("hatch", {}).get("build", {}).get("targets", {})
+    return "mypyc" in hooks.get("wheel", {}).get("hooks", {})
+
+
+COMPILED_PACKAGES = [p for p in PACKAGES.values() if _has_compiled_build(p)]
+# Whose tests run against the compiled build too: the compiled packages' own, and those
+# of the layers built right on them (they feed the parser and serializer every frame).
+COMPILED_TEST_DISTS = ["stomp-frame", "stomp-commands", "stomp-session", "stomp-core"]
+
+
+def _build_compiled(session: nox.Session, out: Path) -> list[Path]:
+    """Build the compiled wheel of each package that has one into *out*; return them.
+
+    Built from the sdist (``python -m build`` makes one and builds the wheel from it in a
+    temporary folder), so that no compiled module is left next to the sources, where it
+    would shadow them in an editable install.
+    """
+    shutil.rmtree(out, ignore_errors=True)
+    wheels = []
+    for package in COMPILED_PACKAGES:
+        folder = out / package.dist
+        session.run(
+            "python", "-m", "build", "--outdir", str(folder), str(package.path),
+            env={"HATCH_BUILD_HOOKS_ENABLE": "1"},
+        )  # fmt: skip
+        found = list(folder.glob("*.whl"))
+        if len(found) != 1 or found[0].name.endswith("-none-any.whl"):
+            session.error(f"{package.dist}: expected one platform wheel in {folder}, got {found}")
+        with zipfile.ZipFile(found[0]) as wheel:
+            compiled = [n for n in wheel.namelist() if n.endswith((".so", ".pyd"))]
+        if not compiled:
+            session.error(f"{package.dist}: no compiled module in {found[0].name}")
+        session.log(f"{found[0].name}: {len(compiled)} compiled extension files")
+        wheels += found
+    return wheels
+
+
+def _install_compiled(session: nox.Session) -> None:
+    """Replace the installed pure-Python builds by the compiled wheels, and check they load."""
+    wheels = _build_compiled(session, Path(session.create_tmp()) / "compiled")
+    session.install("--force-reinstall", "--no-deps", *(str(w) for w in wheels))
+    for package in COMPILED_PACKAGES:
+        module = package.import_name
+        session.run(
+            "python", "-c",
+            f"import {module}, sys; sys.exit(0 if {module}.COMPILED else "
+            f"'{module} imported its pure-Python modules, not the compiled ones')",
+        )  # fmt: skip
+
+
+@nox.session(python=PYTHON, tags=["compiled"])
+def compiled(session: nox.Session) -> None:
+    """The tests of the compiled packages and of the layers above them, on the compiled build.
+
+    Builds each compiled wheel (a C compiler and Python's headers are needed), installs it
+    over the pure-Python one, checks that the compiled modules are the ones imported, and
+    runs the unit tests and the short fuzz run against it.
+    """
+    dists = [d for d in COMPILED_TEST_DISTS if d in PACKAGES]
+    packages: list[Package] = []
+    for dist in dists:
+        packages += [p for p in _with_test_siblings(dist) if p not in packages]
+    requires = sorted({r for d in dists for r in PACKAGES[d].test_requires})
+    session.install(*(str(p.path) for p in packages), *TEST_TOOLS, *BUILD_TOOLS, *requires)
+    _install_compiled(session)
+    session.chdir(ROOT)
+    tests = [str(PACKAGES[d].path / "tests") for d in dists]
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *tests, *session.posargs)
+    session.run(
+        "python", "-m", "pytest", "-p", "no:cacheprovider", "tests/fuzz",
+        "--hypothesis-profile=fuzz-short",
+    )  # fmt: skip
 
 
 # ==== Python versions and dependency floors =================================================

@@ -724,9 +724,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     names = args.only or [*CONTENDERS, "twisted"]
+    from stomp_frame import COMPILED  # the build the clients run on, in every process
+
     print(
         f"end-to-end: {args.count:,} messages of {len(BODY)} bytes, client-individual acks;"
-        f" producer and consumer as {args.layout} (twisted: one reactor, one process)"
+        f" producer and consumer as {args.layout} (twisted: one reactor, one process);"
+        f" stomp-frame's build: {'compiled with mypyc' if COMPILED else 'pure Python'}"
     )
     for target in brokers():
         if not reachable(target):

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from stomp_frame import Frame, Parser, Version, serialize
+from stomp_frame import COMPILED, Frame, Parser, Version, serialize
 
 FRAMES = 100_000
 CHUNK = 16 * 1024
@@ -259,7 +259,8 @@ def main() -> None:
     chunks = _chunks(stream, CHUNK)
     one = len(stream) // FRAMES
 
-    print(f"Python {sys.version.split()[0]}; best of {repeats}")
+    build = "compiled with mypyc" if COMPILED else "pure Python"
+    print(f"Python {sys.version.split()[0]}; stomp-frame's build: {build}; best of {repeats}")
     print(f"\nparse {FRAMES:,} MESSAGE frames ({one} B each) in {CHUNK // 1024} KiB chunks")
     results: dict[str, float] = {}
     for name, func in (

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from bench_frame import BODY, CHUNK, FRAMES, HEADERS, _chunks
 from bench_frame import parse_ours as parse_alone
 
-from stomp_frame import Frame, Version, serialize
+from stomp_frame import COMPILED, Frame, Version, serialize
 from stomp_session import MessageReceived, Session
 
 CONNECTED = b"CONNECTED\nversion:1.2\nserver:bench\n\n\0"
@@ -66,7 +66,8 @@ def main() -> None:
 
     one = serialize(Frame("MESSAGE", HEADERS, BODY), Version.V1_2)
     chunks = _chunks(one * FRAMES, CHUNK)
-    print(f"Python {sys.version.split()[0]}; best of {repeats}")
+    build = "compiled with mypyc" if COMPILED else "pure Python"
+    print(f"Python {sys.version.split()[0]}; stomp-frame's build: {build}; best of {repeats}")
     print(f"\nreceive {FRAMES:,} MESSAGE frames ({len(one)} B each) in {CHUNK // 1024} KiB chunks")
     rates: dict[str, float] = {}
     results = best_of_interleaved(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from stomp_frame._errors import FrameError, InvalidFrame, LimitExceeded, ParseError
 from stomp_frame._frame import HEARTBEAT, REDACTED_HEADERS, Frame, HeartBeat, Limits
-from stomp_frame._parser import Parser
+from stomp_frame._parser import COMPILED, Parser
 from stomp_frame._serializer import HEARTBEAT_BYTES, serialize
 from stomp_frame._version import (
     BODY_COMMANDS,
@@ -28,6 +28,7 @@ __all__ = [
     "BODY_COMMANDS",
     "CLIENT_COMMANDS",
     "COMMANDS",
+    "COMPILED",
     "HEARTBEAT",
     "HEARTBEAT_BYTES",
     "REDACTED_HEADERS",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from itertools import repeat
+from types import FunctionType
 from typing import Final
 
 from stomp_frame._errors import LimitExceeded, ParseError
@@ -19,7 +20,20 @@ from stomp_frame._frame import (
 )
 from stomp_frame._version import BODY_COMMANDS, COMMANDS, UNESCAPED_COMMANDS, Version
 
-__all__ = ["Parser"]
+__all__ = ["COMPILED", "Parser"]
+
+
+def _is_compiled() -> bool:
+    """Whether this module was compiled with mypyc (its functions are then not Python's)."""
+    return not isinstance(_is_compiled, FunctionType)
+
+
+COMPILED: Final = _is_compiled()
+"""Whether the parser and the serializer run compiled with mypyc, or as pure Python.
+
+True when installed from a compiled (platform) wheel; frames themselves are pure Python
+in both builds, so that they behave the same.
+"""
 
 _DEFAULT_LIMITS: Final = Limits()
 # A content-length body still missing more than this is collected chunk by chunk and
@@ -160,6 +174,8 @@ class Parser:
         "_header_scan",
         "_limits",
         "_line_scan",
+        "_max_frame_size",
+        "_max_header_line",
         "_opens_with_handshake",
         "_parts",
         "_pending",
@@ -176,6 +192,9 @@ class Parser:
         handshake: bool = False,
     ) -> None:
         self._limits = limits
+        # Read by the fast path of every frame: kept here, not looked up on limits.
+        self._max_frame_size = limits.max_frame_size
+        self._max_header_line = limits.max_header_line
         self._alternating = _ALTERNATING[: 2 * min(limits.max_headers, _MAX_FAST_HEADERS)]
         self._unescapes: dict[str, str] | None
         self._opens_with_handshake = self._handshake = bool(handshake)
@@ -316,7 +335,7 @@ class Parser:
         if (
             len(shape) & 1
             or not self._alternating.startswith(shape)
-            or end - pos > self._limits.max_header_line
+            or end - pos > self._max_header_line
         ):
             return self._next_event()
         version = self._version
@@ -369,7 +388,7 @@ class Parser:
         else:
             return self._next_event()
         if (
-            stop + 1 - pos > self._limits.max_frame_size
+            stop + 1 - pos > self._max_frame_size
             or stop - start > _COLLECT_AT_LEAST  # a large body: see _read_body
             or (stop != start and command not in BODY_COMMANDS and version is not _V1_0)
         ):
