@@ -361,11 +361,17 @@ class Parser:
                 fields = header.decode().split("\x00")
         except UnicodeDecodeError:
             return self._next_event()
-        items = iter(fields)
-        command = next(items)
+        command = fields[0]
         if command not in self._commands:
             return self._next_event()
-        first = dict(zip(items, items, strict=False))  # name, value, name, value...
+        # The shape makes fields a command and then name, value, name, value... A plain loop
+        # is quicker than dict(zip(it, it)), and much quicker compiled.
+        first: dict[str, str] = {}
+        count = len(fields)
+        index = 1
+        while index < count:
+            first[fields[index]] = fields[index + 1]
+            index += 2
         pairs: HeaderPairs | None = None  # the frame makes them from first
         if len(first) != len(fields) >> 1:  # a name repeats: the pairs are not first's items
             pairs = tuple(zip(fields[1::2], fields[2::2], strict=True))
