@@ -11,7 +11,6 @@ reactor can only run once per process, and here it runs once, for all of them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import pytest
@@ -28,12 +27,11 @@ from stomp_twisted import (
     ErrorAction,
     TlsOptions,
 )
+from stomp_twisted.testing import ReactorThread
 from tests.integration._brokers import BrokerInfo, QueueNamer
-from tests.integration._reactor import ReactorThread
 
 T = TypeVar("T")
 TIMEOUT = 10.0
-Scenario = Callable[[Any], Coroutine[Any, Any, T]]
 
 
 def make_client(broker: BrokerInfo, reactor: Any, uri: str | None = None, **options: Any) -> Client:
