@@ -85,36 +85,10 @@ ha_markers() {
     esac
 }
 
-ha_pid() {  # NODE: print its pid if it runs
-    local f=$HA_RUN/$1.pid pid cmd m
-    [ -s "$f" ] || return 1
-    pid=$(cat "$f")
-    case $pid in '' | *[!0-9]*) return 1 ;; esac
-    gone "$pid" && return 1
-    cmd=$(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null) || return 1
-    while IFS= read -r m; do
-        case $cmd in *"$m"*) echo "$pid"; return 0 ;; esac
-    done < <(ha_markers "$1")
-    return 1
-}
-
-find_java() {
-    local j
-    for j in /usr/lib/jvm/default-java/bin/java /usr/lib/jvm/java-17-openjdk-*/bin/java; do
-        if [ -x "$j" ]; then echo "$j"; return 0; fi
-    done
-    command -v java || die "no Java runtime found"
-}
+ha_pid() { live_pid "$HA_RUN/$1.pid" ha_markers "$1"; }  # NODE: print its pid if it runs
 
 # launch NODE: run $HA_RUN/NODE.sh detached (own session, no stdin, no lock fd)
-launch_node() {
-    local node=$1
-    rm -f "$HA_RUN/$node.pid"
-    printf '\n===== %s ha.sh: launching %s\n' "$(date '+%F %T')" "$node" >> "$HA_LOGS/$node.log"
-    setsid bash "$HA_RUN/$node.sh" >> "$HA_LOGS/$node.log" 2>&1 < /dev/null 9>&- &
-    for _ in $(seq 100); do [ -s "$HA_RUN/$node.pid" ] && return 0; sleep 0.02; done
-    die "$node: could not launch (log: $HA_LOGS/$node.log)"
-}
+launch_node() { detach "$1" "$HA_RUN/$1.pid" "$HA_LOGS/$1.log" bash "$HA_RUN/$1.sh"; }
 
 # write_node_script NODE CMD...: $HA_RUN/NODE.sh records its pid and execs CMD
 write_node_script() {
@@ -243,25 +217,11 @@ configure_activemq() {
   </broker>
 </beans>
 EOF
-        cat > "$dir/conf/log4j.properties" <<'EOF'
-log4j.rootLogger=INFO, stdout
-log4j.logger.org.springframework=WARN
-log4j.logger.org.apache.xbean=WARN
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=%d{ISO8601} %5p | %m%n
-EOF
+        write_activemq_log4j "$dir/conf/log4j.properties"
+        activemq_args "$dir"
         # shellcheck disable=SC2086
         write_node_script "$node" "$java" $HA_JAVA_OPTS -Djava.awt.headless=true \
-            "-Dstomp.ha.node=$HA_DIR:$node" --add-reads=java.xml=java.logging \
-            --add-opens java.base/java.security=ALL-UNNAMED --add-opens java.base/java.net=ALL-UNNAMED \
-            --add-opens java.base/java.lang=ALL-UNNAMED --add-opens java.base/java.util=ALL-UNNAMED \
-            --add-opens java.naming/javax.naming.spi=ALL-UNNAMED --add-opens java.rmi/sun.rmi.transport.tcp=ALL-UNNAMED \
-            --add-opens java.base/java.util.concurrent=ALL-UNNAMED --add-opens java.base/java.util.concurrent.atomic=ALL-UNNAMED \
-            -Dactivemq.classpath="$dir/conf" -Dactivemq.home=/usr/share/activemq \
-            -Dactivemq.base="$dir" -Dactivemq.conf="$dir/conf" -Dactivemq.data="$dir/data" \
-            -Djava.io.tmpdir="$dir/tmp" \
-            -jar /usr/share/activemq/bin/activemq.jar start "xbean:file:$dir/conf/activemq.xml"
+            "-Dstomp.ha.node=$HA_DIR:$node" "${ACTIVEMQ_ARGS[@]}"
     done
     [ "$HA_KEEP_STATE" = 1 ] || rm -rf "$shared"
     mkdir -p "$shared"
@@ -303,18 +263,8 @@ vm_memory_high_watermark.relative = 0.1
 log.console = false
 log.file.level = info
 EOF
-        write_node_script "$node" env HOME="$dir/home" RUNNING_UNDER_SYSTEMD=true \
-            RABBITMQ_NODENAME="$(rmq_name "$node")" \
-            RABBITMQ_CONF_ENV_FILE="$dir/conf/rabbitmq-env.conf" \
-            RABBITMQ_CONFIG_FILE="$dir/conf/rabbitmq.conf" \
-            RABBITMQ_CONFIG_FILES="$dir/conf/conf.d" \
-            RABBITMQ_ADVANCED_CONFIG_FILE="$dir/conf/advanced.config" \
-            RABBITMQ_ENABLED_PLUGINS_FILE="$dir/conf/enabled_plugins" \
-            RABBITMQ_MNESIA_BASE="$dir/mnesia" RABBITMQ_LOG_BASE="$dir/log" \
-            RABBITMQ_PID_FILE="$dir/beam.pid" RABBITMQ_DIST_PORT="${RMQ_DIST[$node]}" \
-            ERL_EPMD_ADDRESS=127.0.0.1 \
-            RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
-            /usr/lib/rabbitmq/bin/rabbitmq-server
+        rabbitmq_args "$dir" "$(rmq_name "$node")" "$dir/beam.pid" "${RMQ_DIST[$node]}"
+        write_node_script "$node" "${RABBITMQ_ARGS[@]}"
     done
 }
 
@@ -343,33 +293,10 @@ form_cluster() {
 }
 
 # ---------------------------------------------------------------- Artemis shared-store pair
-# artemis_home: the distribution start.sh uses, $BROKERS_CACHE/apache-artemis-$ARTEMIS_VERSION,
-# fetched from Maven Central the same way (mvn dependency:copy, checksums verified) when absent.
-artemis_home() {
-    local home=$BROKERS_CACHE/apache-artemis-$ARTEMIS_VERSION tarball mvn_args=()
-    if [ -f "$home/.unpacked" ]; then echo "$home"; return 0; fi
-    command -v mvn >/dev/null 2>&1 || die "artemis: Maven (mvn) is needed to fetch apache-artemis $ARTEMIS_VERSION"
-    mkdir -p "$BROKERS_CACHE"
-    tarball=$BROKERS_CACHE/apache-artemis-$ARTEMIS_VERSION-bin.tar.gz
-    [ -n "${MAVEN_REPO_LOCAL:-}" ] && mvn_args+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
-    log "artemis: fetching org.apache.activemq:apache-artemis:$ARTEMIS_VERSION:tar.gz:bin with Maven" >&2
-    mvn -B -C "${mvn_args[@]}" dependency:copy \
-        "-Dartifact=org.apache.activemq:apache-artemis:$ARTEMIS_VERSION:tar.gz:bin" \
-        "-DoutputDirectory=$BROKERS_CACHE" > "$HA_LOGS/artemis-fetch.log" 2>&1 < /dev/null ||
-        die "artemis: mvn dependency:copy failed (log: $HA_LOGS/artemis-fetch.log)"
-    rm -rf "$home" "$home.tmp"
-    mkdir -p "$home.tmp"
-    tar -xzf "$tarball" -C "$home.tmp" --strip-components=1 || die "artemis: cannot unpack $tarball"
-    rm -f "$tarball"
-    touch "$home.tmp/.unpacked"
-    mv "$home.tmp" "$home"
-    echo "$home"
-}
-
 configure_artemis() {
     local java home node dir other role shared=$HA_DIR/artemis/shared
     java=$(find_java)
-    home=$(artemis_home)
+    home=$(artemis_home "$HA_LOGS/artemis-fetch.log")  # start.sh's, from the same cache
     [ "$HA_KEEP_STATE" = 1 ] || rm -rf "$shared"
     mkdir -p "$shared"
     for node in ${NODES_OF[artemis]}; do
@@ -383,28 +310,12 @@ configure_artemis() {
         if [ ! -x "$dir/instance/bin/artemis" ] || [ "$(cat "$dir/instance/.home" 2>/dev/null)" != "$home" ]; then
             rm -rf "$dir/instance"
             mkdir -p "$dir"
-            JAVACMD=$java "$home/bin/artemis" create --silent --force --user admin --password admin \
-                --role amq --allow-anonymous --host 127.0.0.1 --no-web --no-amqp-acceptor \
-                --no-mqtt-acceptor --no-hornetq-acceptor --nio --no-autotune --java-memory 384M \
-                --data "$shared" "$dir/instance" > "$HA_LOGS/$node-create.log" 2>&1 < /dev/null ||
+            artemis_create "$java" "$home" 384M "$shared" "$dir/instance" "$HA_LOGS/$node-create.log" ||
                 { tail -20 "$HA_LOGS/$node-create.log" >&2; die "artemis create failed for $node"; }
             echo "$home" > "$dir/instance/.home"
         fi
         mkdir -p "$dir/tmp"
-        printf 'admin = admin\nguest = guest\n' > "$dir/instance/etc/artemis-users.properties"
-        printf 'amq = admin,guest\n' > "$dir/instance/etc/artemis-roles.properties"
-        cat > "$dir/instance/etc/login.config" <<'EOF'
-activemq {
-   org.apache.activemq.artemis.spi.core.security.jaas.PropertiesLoginModule sufficient
-       reload=false
-       org.apache.activemq.jaas.properties.user="artemis-users.properties"
-       org.apache.activemq.jaas.properties.role="artemis-roles.properties";
-   org.apache.activemq.artemis.spi.core.security.jaas.GuestLoginModule sufficient
-       credentialsInvalidate=true
-       org.apache.activemq.jaas.guest.user="guest"
-       org.apache.activemq.jaas.guest.role="amq";
-};
-EOF
+        write_artemis_logins "$dir/instance/etc"
         cat > "$dir/instance/etc/log4j2.properties" <<'EOF'
 rootLogger.level = INFO
 rootLogger.appenderRef.console.ref = console
@@ -496,7 +407,7 @@ EOF
 </configuration>
 EOF
         write_node_script "$node" env JAVACMD="$java" \
-            JAVA_ARGS="$HA_JAVA_OPTS -Dstomp.ha.node=$HA_DIR:$node -Djava.io.tmpdir=$dir/tmp -Dlog4j2.disableJmx=true --add-opens java.base/jdk.internal.misc=ALL-UNNAMED" \
+            JAVA_ARGS="$HA_JAVA_OPTS -Dstomp.ha.node=$HA_DIR:$node -Djava.io.tmpdir=$dir/tmp $ARTEMIS_JVM_FLAGS" \
             "$dir/instance/bin/artemis" run
     done
 }
@@ -504,9 +415,7 @@ EOF
 # ---------------------------------------------------------------- set-ups
 ha_lock() {
     mkdir -p "$HA_DIR" "$HA_RUN" "$HA_LOGS"
-    command -v flock >/dev/null 2>&1 || return 0
-    exec 9>"$HA_DIR/.lock"
-    flock -w 600 9 || die "another ha.sh holds $HA_DIR/.lock"
+    lock_dir "$HA_DIR" 600 ha.sh
 }
 
 setup_up() {  # SETUP: every node runs
@@ -514,13 +423,10 @@ setup_up() {  # SETUP: every node runs
     for node in ${NODES_OF[$1]}; do ha_pid "$node" >/dev/null || return 1; done
 }
 
-check_ports_free() {
-    local node
-    for node in ${NODES_OF[$1]}; do
-        if ! ha_pid "$node" >/dev/null && port_open "${PORT_OF[$node]}"; then
-            die "$1: 127.0.0.1:${PORT_OF[$node]} is in use by a process ha.sh did not start"
-        fi
-    done
+setup_ports_free() {  # SETUP: the STOMP ports of its nodes that ha.sh does not run are free
+    local node ports=()
+    for node in ${NODES_OF[$1]}; do ha_pid "$node" >/dev/null || ports+=("${PORT_OF[$node]}"); done
+    check_ports_free "$1" "${ports[@]}"
 }
 
 start_setup() {
@@ -537,11 +443,11 @@ start_setup() {
         fi
     fi
     for node in ${NODES_OF[$setup]}; do stop_node "$node" TERM > /dev/null; done
-    check_ports_free "$setup"
+    setup_ports_free "$setup"
     "configure_$setup"
     if [ "$setup" = rabbitmq ] && ! port_open 4369; then
         setsid epmd -address 127.0.0.1 >> "$HA_LOGS/epmd.log" 2>&1 < /dev/null 9>&- &
-        for _ in $(seq 50); do port_open 4369 && break; sleep 0.05; done
+        wait_port 4369 50 || true
     fi
     for node in ${NODES_OF[$setup]}; do
         offsets+=("$(log_size "$node")")

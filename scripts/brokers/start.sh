@@ -81,6 +81,8 @@ AMQ_JAVA_OPTS=${AMQ_JAVA_OPTS:-"-Xms64m -Xmx512m -XX:+UseSerialGC"}
 ART_JAVA_OPTS=${ARTEMIS_JAVA_OPTS:-"-Xms64m -Xmx512m -XX:+UseSerialGC"}
 ARTEMIS_MAX_DELIVERY_ATTEMPTS=${ARTEMIS_MAX_DELIVERY_ATTEMPTS:-10}
 APL_JAVA_OPTS=${APOLLO_JAVA_OPTS:-"-Xms64m -Xmx512m -XX:+UseSerialGC"}
+JAVA_HINT=" (set AMQ_JAVA)"  # for find_java and check_ports_free (_lib.sh)
+PORTS_HINT=" or set the *_PORT variables"
 
 T_START=$(now)
 take_lock
@@ -123,15 +125,6 @@ install_missing() {
 }
 
 # ---------------------------------------------------------------- TLS material
-find_java() {
-    local j
-    if [ -n "${AMQ_JAVA:-}" ]; then echo "$AMQ_JAVA"; return 0; fi
-    for j in /usr/lib/jvm/default-java/bin/java /usr/lib/jvm/java-17-openjdk-*/bin/java; do
-        if [ -x "$j" ]; then echo "$j"; return 0; fi
-    done
-    command -v java || die "no Java runtime found (set AMQ_JAVA)"
-}
-
 certs_valid() {
     local f
     for f in ca.key ca.crt server.key server.crt server.p12 client.key client.crt; do
@@ -209,23 +202,10 @@ make_truststore() {  # JAVA
 }
 
 # ---------------------------------------------------------------- launching
-check_ports_free() {  # NAME PORT...
-    local name=$1 p; shift
-    for p in "$@"; do
-        if port_open "$p"; then
-            die "$name: 127.0.0.1:$p is in use by a process this script did not start (from another BROKERS_DIR, Docker, a system service?); stop it or set the *_PORT variables"
-        fi
-    done
-}
-
 launch() {  # NAME CMD...: start CMD detached (own session, no stdin, no lock fd), pid -> $RUN/NAME.pid
     local name=$1; shift
-    rm -f "$RUN/$name.pid"
-    printf '\n===== %s start.sh: launching %s\n' "$(date '+%F %T')" "$name" >> "$LOGS/$name.log"
     # shellcheck disable=SC2016  # $$, $0 and $@ belong to the inner bash
-    setsid bash -c 'echo $$ > "$0"; exec "$@"' "$RUN/$name.pid" "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null 9>&- &
-    for _ in $(seq 100); do [ -s "$RUN/$name.pid" ] && return 0; sleep 0.02; done
-    die "$name: could not launch (log: $LOGS/$name.log)"
+    detach "$name" "$RUN/$name.pid" "$LOGS/$name.log" bash -c 'echo $$ > "$0"; exec "$@"' "$RUN/$name.pid" "$@"
 }
 
 # apply_config NAME DIR: DIR/conf.new holds the generated configuration. Returns 0 when the broker
@@ -269,19 +249,15 @@ AMQ_WS_ARTIFACTS="org.apache.activemq:activemq-http:5.17.2 javax.servlet:javax.s
 # activemq_ws_jars: print the directory $BROKERS_CACHE/activemq-ws-5.17.2 holding those jars,
 # fetched from Maven Central with mvn once.
 activemq_ws_jars() {
-    local dir=$BROKERS_CACHE/activemq-ws-5.17.2 a t0 mvn_args=()
+    local dir=$BROKERS_CACHE/activemq-ws-5.17.2 a t0
     if [ -f "$dir/.complete" ]; then echo "$dir"; return 0; fi
     command -v mvn >/dev/null 2>&1 || die "activemq: Maven (mvn) is needed to fetch the ws transport jars"
     t0=$(now)
     mkdir -p "$dir"
-    [ -n "${MAVEN_REPO_LOCAL:-}" ] && mvn_args+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
     log "activemq: fetching the ws transport (activemq-http 5.17.2, Jetty $AMQ_WS_JETTY) with Maven" >&2
     for a in $AMQ_WS_ARTIFACTS; do
-        if ! mvn -B -C "${mvn_args[@]}" dependency:copy "-Dartifact=$a" "-DoutputDirectory=$dir" \
-                >> "$LOGS/activemq-ws-fetch.log" 2>&1 < /dev/null; then
-            grep -E 'ERROR' "$LOGS/activemq-ws-fetch.log" | head -5 >&2
+        mvn_fetch "$LOGS/activemq-ws-fetch.log" dependency:copy "-Dartifact=$a" "-DoutputDirectory=$dir" ||
             die "activemq: mvn dependency:copy $a failed (log: $LOGS/activemq-ws-fetch.log)"
-        fi
     done
     touch "$dir/.complete"
     log "activemq: ws transport jars in $dir ($(since "$t0")s)" >&2
@@ -289,7 +265,7 @@ activemq_ws_jars() {
 }
 
 start_activemq() {
-    local java jars; java=$(find_java)
+    local java jars; java=${AMQ_JAVA:-$(find_java)}
     make_truststore "$java"
     jars=$(activemq_ws_jars)
     rm -rf "$AMQ_DIR/conf.new"
@@ -358,15 +334,7 @@ start_activemq() {
   </broker>
 </beans>
 EOF
-    # Debian's ActiveMQ logs through slf4j -> log4j 1.2, so log4j.properties (not log4j2) applies.
-    cat > "$AMQ_DIR/conf.new/log4j.properties" <<'EOF'
-log4j.rootLogger=INFO, stdout
-log4j.logger.org.springframework=WARN
-log4j.logger.org.apache.xbean=WARN
-log4j.appender.stdout=org.apache.log4j.ConsoleAppender
-log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
-log4j.appender.stdout.layout.ConversionPattern=%d{ISO8601} %5p | %m%n
-EOF
+    write_activemq_log4j "$AMQ_DIR/conf.new/log4j.properties"
     echo "$AMQ_JAVA_OPTS" > "$AMQ_DIR/conf.new/java-opts"
     apply_config activemq "$AMQ_DIR" || return 0
     check_ports_free activemq "$AMQ_STOMP_PORT" "$AMQ_STOMP_TLS_PORT" "$AMQ_STOMP_NIO_PORT" \
@@ -382,19 +350,9 @@ EOF
     fi
     mkdir -p "$AMQ_DIR/data" "$AMQ_DIR/tmp"
     LAUNCHED_AT[activemq]=$(now)
-    # The JVM flags of Debian's /usr/bin/activemq, run in the foreground of our own detached
-    # process (that script re-reads Debian's options and switches user and base directory).
+    activemq_args "$AMQ_DIR"
     # shellcheck disable=SC2086
-    launch activemq "$java" $AMQ_JAVA_OPTS -Djava.awt.headless=true \
-        --add-reads=java.xml=java.logging \
-        --add-opens java.base/java.security=ALL-UNNAMED --add-opens java.base/java.net=ALL-UNNAMED \
-        --add-opens java.base/java.lang=ALL-UNNAMED --add-opens java.base/java.util=ALL-UNNAMED \
-        --add-opens java.naming/javax.naming.spi=ALL-UNNAMED --add-opens java.rmi/sun.rmi.transport.tcp=ALL-UNNAMED \
-        --add-opens java.base/java.util.concurrent=ALL-UNNAMED --add-opens java.base/java.util.concurrent.atomic=ALL-UNNAMED \
-        -Dactivemq.classpath="$AMQ_DIR/conf" -Dactivemq.home=/usr/share/activemq \
-        -Dactivemq.base="$AMQ_DIR" -Dactivemq.conf="$AMQ_DIR/conf" -Dactivemq.data="$AMQ_DIR/data" \
-        -Djava.io.tmpdir="$AMQ_DIR/tmp" \
-        -jar /usr/share/activemq/bin/activemq.jar start "xbean:file:$AMQ_DIR/conf/activemq.xml"
+    launch activemq "$java" $AMQ_JAVA_OPTS -Djava.awt.headless=true "${ACTIVEMQ_ARGS[@]}"
 }
 
 # ---------------------------------------------------------------- RabbitMQ
@@ -469,76 +427,22 @@ EOF
     # epmd: reuse a running one, else start our own on loopback (stop.sh stops only ours)
     if ! port_open 4369; then
         launch epmd epmd -address 127.0.0.1
-        for _ in $(seq 50); do port_open 4369 && break; sleep 0.05; done
+        wait_port 4369 50 || true
     fi
     LAUNCHED_AT[rabbitmq]=$(now)
-    # RUNNING_UNDER_SYSTEMD makes Debian's wrapper exec the Erlang VM instead of running it as a
-    # child: one process, whose SIGTERM handler shuts RabbitMQ down cleanly.
-    launch rabbitmq env HOME="$RMQ_DIR/home" RUNNING_UNDER_SYSTEMD=true \
-        RABBITMQ_NODENAME="$RABBIT_NODENAME" \
-        RABBITMQ_CONF_ENV_FILE="$RMQ_DIR/conf/rabbitmq-env.conf" \
-        RABBITMQ_CONFIG_FILE="$RMQ_DIR/conf/rabbitmq.conf" \
-        RABBITMQ_CONFIG_FILES="$RMQ_DIR/conf/conf.d" \
-        RABBITMQ_ADVANCED_CONFIG_FILE="$RMQ_DIR/conf/advanced.config" \
-        RABBITMQ_ENABLED_PLUGINS_FILE="$RMQ_DIR/conf/enabled_plugins" \
-        RABBITMQ_MNESIA_BASE="$RMQ_DIR/mnesia" RABBITMQ_LOG_BASE="$RMQ_DIR/log" \
-        RABBITMQ_PID_FILE="$RUN/rabbitmq-beam.pid" RABBITMQ_DIST_PORT="$RABBIT_DIST_PORT" \
-        ERL_EPMD_ADDRESS=127.0.0.1 \
-        RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}" \
-        /usr/lib/rabbitmq/bin/rabbitmq-server
+    rabbitmq_args "$RMQ_DIR" "$RABBIT_NODENAME" "$RUN/rabbitmq-beam.pid" "$RABBIT_DIST_PORT"
+    launch rabbitmq "${RABBITMQ_ARGS[@]}"
 }
 
 # ---------------------------------------------------------------- Artemis
-# artemis_home: print the unpacked distribution $BROKERS_CACHE/apache-artemis-$ARTEMIS_VERSION,
-# fetched from Maven Central with Maven on the first run (checksums verified) and kept.
-artemis_home() {
-    local home=$BROKERS_CACHE/apache-artemis-$ARTEMIS_VERSION t0 tarball mvn_args=()
-    if [ -f "$home/.unpacked" ]; then echo "$home"; return 0; fi
-    command -v mvn >/dev/null 2>&1 || die "artemis: Maven (mvn) is needed to fetch apache-artemis $ARTEMIS_VERSION"
-    t0=$(now)
-    mkdir -p "$BROKERS_CACHE"
-    tarball=$BROKERS_CACHE/apache-artemis-$ARTEMIS_VERSION-bin.tar.gz
-    [ -n "${MAVEN_REPO_LOCAL:-}" ] && mvn_args+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
-    log "artemis: fetching org.apache.activemq:apache-artemis:$ARTEMIS_VERSION:tar.gz:bin with Maven" >&2
-    if ! mvn -B -C "${mvn_args[@]}" dependency:copy \
-            "-Dartifact=org.apache.activemq:apache-artemis:$ARTEMIS_VERSION:tar.gz:bin" \
-            "-DoutputDirectory=$BROKERS_CACHE" > "$LOGS/artemis-fetch.log" 2>&1 < /dev/null; then
-        grep -E 'ERROR' "$LOGS/artemis-fetch.log" | head -5 >&2
-        die "artemis: mvn dependency:copy failed (log: $LOGS/artemis-fetch.log)"
-    fi
-    rm -rf "$home" "$home.tmp"
-    mkdir -p "$home.tmp"
-    tar -xzf "$tarball" -C "$home.tmp" --strip-components=1 || die "artemis: cannot unpack $tarball"
-    rm -f "$tarball"
-    touch "$home.tmp/.unpacked"
-    mv "$home.tmp" "$home"
-    log "artemis: $ARTEMIS_VERSION fetched and unpacked into $home in $(since "$t0")s" >&2
-    echo "$home"
-}
-
 start_artemis() {
     local java home c=$ART_DIR/conf.new inst=$ART_DIR/instance t0
-    java=$(find_java)
+    java=${AMQ_JAVA:-$(find_java)}
     make_truststore "$java"
-    home=$(artemis_home)
+    home=$(artemis_home "$LOGS/artemis-fetch.log")
     rm -rf "$c"
     mkdir -p "$c"
-    # Accounts: admin/admin and guest/guest (PropertiesLoginModule takes plain-text passwords);
-    # no login = anonymous as guest; a wrong passcode is refused (credentialsInvalidate).
-    printf 'admin = admin\nguest = guest\n' > "$c/artemis-users.properties"
-    printf 'amq = admin,guest\n' > "$c/artemis-roles.properties"
-    cat > "$c/login.config" <<'EOF'
-activemq {
-   org.apache.activemq.artemis.spi.core.security.jaas.PropertiesLoginModule sufficient
-       reload=false
-       org.apache.activemq.jaas.properties.user="artemis-users.properties"
-       org.apache.activemq.jaas.properties.role="artemis-roles.properties";
-   org.apache.activemq.artemis.spi.core.security.jaas.GuestLoginModule sufficient
-       credentialsInvalidate=true
-       org.apache.activemq.jaas.guest.user="guest"
-       org.apache.activemq.jaas.guest.role="amq";
-};
-EOF
+    write_artemis_logins "$c"
     # Both acceptors speak STOMP only; /queue/x is the anycast (point-to-point) address x and
     # /topic/x the multicast (publish-subscribe) address x, as on ActiveMQ Classic.
     local stomp_params="protocols=STOMP;useEpoll=true;anycastPrefix=/queue/;multicastPrefix=/topic/"
@@ -635,10 +539,7 @@ EOF
     # files above; the journal lives in $ART_DIR/data, outside it.
     t0=$(now)
     rm -rf "$inst"
-    if ! JAVACMD=$java "$home/bin/artemis" create --silent --force --user admin --password admin \
-            --role amq --allow-anonymous --host 127.0.0.1 --no-web --no-amqp-acceptor \
-            --no-mqtt-acceptor --no-hornetq-acceptor --nio --no-autotune --java-memory 512M \
-            --data "$ART_DIR/data" "$inst" > "$LOGS/artemis-create.log" 2>&1 < /dev/null; then
+    if ! artemis_create "$java" "$home" 512M "$ART_DIR/data" "$inst" "$LOGS/artemis-create.log"; then
         tail -20 "$LOGS/artemis-create.log" >&2
         die "artemis: 'artemis create' failed (log: $LOGS/artemis-create.log)"
     fi
@@ -648,7 +549,7 @@ EOF
     mkdir -p "$ART_DIR/data" "$ART_DIR/tmp"
     LAUNCHED_AT[artemis]=$(now)
     launch artemis env JAVACMD="$java" \
-        JAVA_ARGS="$ART_JAVA_OPTS -Djava.io.tmpdir=$ART_DIR/tmp -Dlog4j2.disableJmx=true --add-opens java.base/jdk.internal.misc=ALL-UNNAMED" \
+        JAVA_ARGS="$ART_JAVA_OPTS -Djava.io.tmpdir=$ART_DIR/tmp $ARTEMIS_JVM_FLAGS" \
         "$inst/bin/artemis" run
 }
 
@@ -657,7 +558,7 @@ EOF
 # dependencies from Maven Central (its distribution archive is not served there), plus the JAXB
 # 2.3 jars that Java 11+ no longer has and a log4j binding. Fetched once with Maven, then kept.
 apollo_home() {
-    local home=$BROKERS_CACHE/apollo-$APOLLO_VERSION t0 mvn_args=() dep deps=""
+    local home=$BROKERS_CACHE/apollo-$APOLLO_VERSION t0 dep deps=""
     if [ -f "$home/.assembled" ]; then echo "$home"; return 0; fi
     command -v mvn >/dev/null 2>&1 || die "apollo: Maven (mvn) is needed to fetch Apollo $APOLLO_VERSION"
     t0=$(now)
@@ -676,13 +577,11 @@ apollo_home() {
   <groupId>local.stomp-brokers</groupId><artifactId>apollo-runtime</artifactId><version>1</version>
   <packaging>pom</packaging><dependencies>$deps</dependencies></project>
 EOF
-    [ -n "${MAVEN_REPO_LOCAL:-}" ] && mvn_args+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
     log "apollo: fetching Apollo $APOLLO_VERSION's jars with Maven" >&2
-    if ! mvn -B -C "${mvn_args[@]}" -f "$home.tmp/pom.xml" dependency:copy-dependencies \
-            "-DoutputDirectory=$home.tmp/lib" > "$LOGS/apollo-fetch.log" 2>&1 < /dev/null; then
-        grep -E 'ERROR' "$LOGS/apollo-fetch.log" | head -5 >&2
+    : > "$LOGS/apollo-fetch.log"
+    mvn_fetch "$LOGS/apollo-fetch.log" -f "$home.tmp/pom.xml" dependency:copy-dependencies \
+        "-DoutputDirectory=$home.tmp/lib" ||
         die "apollo: mvn dependency:copy-dependencies failed (log: $LOGS/apollo-fetch.log)"
-    fi
     touch "$home.tmp/.assembled"
     mv "$home.tmp" "$home"
     log "apollo: $APOLLO_VERSION assembled in $home in $(since "$t0")s" >&2
@@ -707,7 +606,7 @@ make_apollo_keystore() {  # JAVA
 
 start_apollo() {
     local java home c=$APL_DIR/conf.new inst=$APL_DIR/instance t0
-    java=$(find_java)
+    java=${AMQ_JAVA:-$(find_java)}
     make_apollo_keystore "$java"
     home=$(apollo_home)
     rm -rf "$c"

@@ -38,16 +38,11 @@ KINDS: dict[str, Callable[..., Driver]] = {
 @pytest.fixture(scope="session")
 def _twisted_reactor() -> Iterator[None]:
     """The global reactor, running in a thread for the whole session."""
-    from twisted.internet import reactor
+    from stomp_twisted.testing import ReactorThread
 
-    running: Any = reactor
-    thread = threading.Thread(
-        target=running.run, kwargs={"installSignalHandlers": False}, daemon=True
-    )
-    thread.start()
+    running = ReactorThread()
     yield
-    running.callFromThread(running.stop)
-    thread.join(5)
+    running.stop(timeout=5)
 
 
 @pytest.fixture(scope="session")

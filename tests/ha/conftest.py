@@ -5,22 +5,23 @@
   test, or fails it when ``STOMP_REQUIRE_HA`` is ``1`` (``nox -s ha`` sets it).
 * ``results_dir``: where each run writes its JSON report (``STOMP_HA_RESULTS``, default
   ``<HA_DIR>/results``); ``scripts/brokers/ha_table.py`` renders them as a table.
-* ``twisted_reactor``: the global reactor, running in a daemon thread for the whole session.
+* ``twisted_reactor``: the global reactor, running in a daemon thread for the whole session
+  (``stomp_twisted.testing.ReactorThread``; Twisted is imported only by the tests that use it).
 """
 
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.ha._setups import SETUP_NAMES, START_HINT, Setup, SetupName, ha_dir, load_setup
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from stomp_twisted.testing import ReactorThread
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -51,43 +52,11 @@ def results_dir() -> Path:
     return ha_dir() / "results"
 
 
-class ReactorThread:
-    """The global reactor, running in a daemon thread; scenarios run on it."""
-
-    def __init__(self) -> None:
-        from twisted.internet import reactor
-
-        self.reactor: Any = cast(Any, reactor)
-        self.thread = threading.Thread(
-            target=self.reactor.run,
-            kwargs={"installSignalHandlers": False},
-            name="twisted-reactor",
-            daemon=True,
-        )
-        self.thread.start()
-
-    def run(self, scenario: Callable[[Any], Coroutine[Any, Any, T]], timeout: float = 60.0) -> T:
-        """Run ``scenario(reactor)`` on the reactor thread; return its result or raise."""
-        from twisted.internet.defer import Deferred
-        from twisted.internet.threads import blockingCallFromThread
-
-        def start() -> Deferred[T]:
-            running = Deferred.fromCoroutine(scenario(self.reactor))
-            return running.addTimeout(timeout, self.reactor)
-
-        blocking: Any = blockingCallFromThread
-        result: T = blocking(self.reactor, start)
-        return result
-
-    def stop(self) -> None:
-        """Stop the reactor and wait for its thread."""
-        self.reactor.callFromThread(self.reactor.stop)
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture(scope="session")
 def twisted_reactor() -> Iterator[ReactorThread]:
     """The global reactor in a thread (it can run once per process)."""
+    from stomp_twisted.testing import ReactorThread
+
     running = ReactorThread()
     yield running
     running.stop()

@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -40,7 +40,9 @@ from tests.ha._run import (
     write_report,
 )
 from tests.ha._setups import Setup
-from tests.ha.conftest import ReactorThread
+
+if TYPE_CHECKING:
+    from stomp_twisted.testing import ReactorThread
 
 logger = logging.getLogger(__name__)
 

@@ -316,6 +316,31 @@ class BrokerInfo:
             raise BrokerScriptError(msg)
 
 
+def uri_of(broker: BrokerInfo, *, tls: bool = False, options: str = "") -> str:
+    """The broker's ``tcp://`` URI (``ssl://`` with *tls*).
+
+    With *options*: ``failover:(uri)?options``.
+    """
+    host, port = broker.tls_address if tls else broker.address
+    scheme = "ssl" if tls else "tcp"
+    uri = f"{scheme}://{host}:{port}"
+    return f"failover:({uri})?{options}" if options else uri
+
+
+def client_settings(broker: BrokerInfo, timeout: float) -> dict[str, object]:
+    """What every client of these tests is given: the broker's login, passcode and virtual host,
+    and *timeout* for connecting, CONNECTED, receipts and DISCONNECT."""
+    return {
+        "login": broker.login,
+        "passcode": broker.passcode,
+        "vhost": broker.vhost,
+        "connect_timeout": timeout,
+        "connected_timeout": timeout,
+        "receipt_timeout": timeout,
+        "disconnect_timeout": timeout,
+    }
+
+
 def _path(value: str | None) -> Path | None:
     return Path(value) if value else None
 

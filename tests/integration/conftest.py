@@ -21,6 +21,7 @@ from typing import NoReturn
 import pytest
 
 from stomp_frame import Version
+from stomp_twisted.testing import ReactorThread
 from tests.integration._brokers import (
     BROKER_NAMES,
     START_HINT,
@@ -31,7 +32,6 @@ from tests.integration._brokers import (
     load_broker,
     server_banner,
 )
-from tests.integration._reactor import ReactorThread
 
 _CONNECT_TIMEOUT = 2.0
 _PREFIX = re.compile(r"[A-Za-z0-9_-]+")

@@ -28,7 +28,7 @@ from stomp_asyncio import (
     WaitTimeout,
 )
 from stomp_frame import Version
-from tests.integration._brokers import BrokerInfo, QueueNamer
+from tests.integration._brokers import BrokerInfo, QueueNamer, client_settings, uri_of
 
 TIMEOUT = 10.0
 VERSIONS = [Version.V1_0, Version.V1_1, Version.V1_2]
@@ -45,24 +45,8 @@ def run(test: Callable[[], Awaitable[T]], timeout: float = 120.0) -> T:
     return asyncio.run(main())
 
 
-def uri_of(broker: BrokerInfo, *, tls: bool = False, options: str = "") -> str:
-    host, port = broker.tls_address if tls else broker.address
-    scheme = "ssl" if tls else "tcp"
-    uri = f"{scheme}://{host}:{port}"
-    return f"failover:({uri})?{options}" if options else uri
-
-
 def make_client(broker: BrokerInfo, *, uri: str | None = None, **options: object) -> Client:
-    settings: dict[str, object] = {
-        "login": broker.login,
-        "passcode": broker.passcode,
-        "vhost": broker.vhost,
-        "connect_timeout": TIMEOUT,
-        "connected_timeout": TIMEOUT,
-        "receipt_timeout": TIMEOUT,
-        "disconnect_timeout": TIMEOUT,
-    }
-    settings.update(options)
+    settings = {**client_settings(broker, TIMEOUT), **options}
     return Client(uri or uri_of(broker), **settings)  # type: ignore[arg-type]
 
 

@@ -24,31 +24,15 @@ from stomp_sync import (
     Reconnected,
     WaitTimeout,
 )
-from tests.integration._brokers import BrokerInfo, QueueNamer
+from tests.integration._brokers import BrokerInfo, QueueNamer, client_settings, uri_of
 
 TIMEOUT = 10.0
 VERSIONS = [Version.V1_0, Version.V1_1, Version.V1_2]
 NACK_VERSIONS = [Version.V1_1, Version.V1_2]
 
 
-def uri_of(broker: BrokerInfo, *, tls: bool = False, options: str = "") -> str:
-    host, port = broker.tls_address if tls else broker.address
-    scheme = "ssl" if tls else "tcp"
-    uri = f"{scheme}://{host}:{port}"
-    return f"failover:({uri})?{options}" if options else uri
-
-
 def make_client(broker: BrokerInfo, *, uri: str | None = None, **options: object) -> Client:
-    settings: dict[str, object] = {
-        "login": broker.login,
-        "passcode": broker.passcode,
-        "vhost": broker.vhost,
-        "connect_timeout": TIMEOUT,
-        "connected_timeout": TIMEOUT,
-        "receipt_timeout": TIMEOUT,
-        "disconnect_timeout": TIMEOUT,
-    }
-    settings.update(options)
+    settings = {**client_settings(broker, TIMEOUT), **options}
     return Client(uri or uri_of(broker), **settings)  # type: ignore[arg-type]
 
 

@@ -11,7 +11,6 @@ reactor can only run once per process, and here it runs once, for all of them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import pytest
@@ -28,26 +27,15 @@ from stomp_twisted import (
     ErrorAction,
     TlsOptions,
 )
-from tests.integration._brokers import BrokerInfo, QueueNamer
-from tests.integration._reactor import ReactorThread
+from stomp_twisted.testing import ReactorThread
+from tests.integration._brokers import BrokerInfo, QueueNamer, client_settings
 
 T = TypeVar("T")
 TIMEOUT = 10.0
-Scenario = Callable[[Any], Coroutine[Any, Any, T]]
 
 
 def make_client(broker: BrokerInfo, reactor: Any, uri: str | None = None, **options: Any) -> Client:
-    settings: dict[str, Any] = {
-        "login": broker.login,
-        "passcode": broker.passcode,
-        "vhost": broker.vhost,
-        "connect_timeout": TIMEOUT,
-        "connected_timeout": TIMEOUT,
-        "receipt_timeout": TIMEOUT,
-        "disconnect_timeout": TIMEOUT,
-        "reactor": reactor,
-    }
-    settings.update(options)
+    settings: dict[str, Any] = {**client_settings(broker, TIMEOUT), "reactor": reactor, **options}
     host, port = broker.address
     return Client(uri or f"tcp://{host}:{port}", **settings)
 

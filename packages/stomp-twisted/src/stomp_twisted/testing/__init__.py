@@ -10,6 +10,9 @@
 * :class:`SimulatedReactor` is a ``MemoryReactorClock`` whose TCP connections run in
   memory; :meth:`~SimulatedReactor.run_until` drives a test to the end of a
   ``Deferred`` with no real time passing.
+* :class:`ReactorThread` runs a real reactor (by default the global one) in a daemon
+  thread, for tests against real sockets: blocking test code runs each ``async def``
+  scenario on it with a timeout.
 
 >>> from stomp_twisted import Client
 >>> from stomp_twisted.testing import SimulatedBroker, SimulatedReactor
@@ -34,5 +37,6 @@ from __future__ import annotations
 
 from stomp_twisted.testing._broker import Faults, SimulatedBroker, SimulatedConnection
 from stomp_twisted.testing._network import SimulatedReactor
+from stomp_twisted.testing._thread import ReactorThread
 
-__all__ = ["Faults", "SimulatedBroker", "SimulatedConnection", "SimulatedReactor"]
+__all__ = ["Faults", "ReactorThread", "SimulatedBroker", "SimulatedConnection", "SimulatedReactor"]
