@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import pytest
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
 
 from stomp_frame import Frame, Version
 from stomp_session import LocalProtocolError, MessageReceived
@@ -363,3 +364,57 @@ def test_stomp_1_2_cannot_be_asked_for_something_1_0_cannot_say(
         reactor.run_until(client.send("/queue/a", b"x", headers={"a": "line\nbreak"}))
     with pytest.raises(InvalidRequest):
         reactor.run_until(client.send("/queue/a", b"x", receipt=True, headers={"b": "x\ny"}))
+
+
+def test_sends_wait_for_room_each_until_its_own_timeout_then_go_in_order(
+    reactor: SimulatedReactor, broker: SimulatedBroker, new_client: Maker
+) -> None:
+    client = new_client(max_outgoing=1000, write_timeout=60)
+    reactor.run_until(client.connect())
+    link: Any = client._driver._link  # the transport's producer
+    link.pauseProducing()  # the transport's write buffer is full
+    body = b"x" * 400
+    first = [client.send("/queue/a", body) for _ in range(3)]  # fill the core's buffer
+    reactor.flush()
+    short = client.send("/queue/a", b"short", timeout=1)
+    long = client.send("/queue/a", b"long", timeout=3)
+    later = client.send("/queue/a", b"later", timeout=10)
+    assert not short.called
+    assert not long.called
+    assert not later.called
+    reactor.advance(1.5)
+    with pytest.raises(WaitTimeout, match=r"no room in the outbound buffer within 1 s"):
+        reactor.run_until(short)
+    assert not long.called
+    reactor.advance(2)
+    with pytest.raises(WaitTimeout, match=r"no room in the outbound buffer within 3 s"):
+        reactor.run_until(long)
+    assert not later.called
+    link.resumeProducing()
+    reactor.run_until(later)
+    for sent in first:
+        reactor.run_until(sent)
+    assert [f.body for f in broker.queued("/queue/a")][-2:] == [body, b"later"]
+    assert b"short" not in [f.body for f in broker.queued("/queue/a")]
+
+
+def test_a_cancelled_wait_for_room_sends_nothing(
+    reactor: SimulatedReactor, broker: SimulatedBroker, new_client: Maker
+) -> None:
+    client = new_client(max_outgoing=1000, write_timeout=60)
+    reactor.run_until(client.connect())
+    link: Any = client._driver._link  # the transport's producer
+    link.pauseProducing()
+    filled = [client.send("/queue/a", b"y" * 400) for _ in range(3)]
+    waiting = client.send("/queue/a", b"cancelled", timeout=5)
+    kept = client.send("/queue/a", b"kept", timeout=5)
+    waiting.cancel()
+    with pytest.raises(CancelledError):
+        reactor.run_until(waiting)
+    link.resumeProducing()
+    reactor.run_until(kept)
+    for sent in filled:
+        reactor.run_until(sent)
+    bodies = [f.body for f in broker.queued("/queue/a")]
+    assert bodies[-1] == b"kept"
+    assert b"cancelled" not in bodies

@@ -304,19 +304,18 @@ class Client(ClientView):
                 return fail(error)
             driver.written()
             return succeed(None)
-        return driver.request(
-            lambda now, left: self._core.send(
-                destination,
-                body,
-                headers=headers,
-                content_length=content_length,
-                transaction=transaction,
-                receipt=receipt,
-                timeout=left,
-                now=now,
-            ),
-            timeout,
+        # One object, not a closure: a producer that does not await its sends may queue
+        # thousands while the buffer is full, and a closure's cells cost the GC.
+        act = _SendAct(
+            self._core,
+            destination,
+            body,
+            headers=headers,
+            content_length=content_length,
+            transaction=transaction,
+            receipt=receipt,
         )
+        return driver.request(act, timeout)
 
     def subscribe(
         self,
@@ -648,3 +647,49 @@ class _Events:
 
     def shutting_down(self) -> bool:
         return self._client._shutdown is not None
+
+
+class _SendAct:
+    """A waiting send's act (see :meth:`Client.send`): one object, not a closure's cells."""
+
+    __slots__ = (
+        "body",
+        "content_length",
+        "core",
+        "destination",
+        "headers",
+        "receipt",
+        "transaction",
+    )
+
+    def __init__(
+        self,
+        core: ClientCore,
+        destination: str,
+        body: bytes,
+        *,
+        headers: Headers | None,
+        content_length: bool,
+        transaction: str | None,
+        receipt: bool | str,
+    ) -> None:
+        self.core = core
+        self.destination = destination
+        self.body = body
+        self.headers = headers
+        self.content_length = content_length
+        self.transaction = transaction
+        self.receipt = receipt
+
+    def __call__(self, now: float, left: float) -> str | None:
+        """Put the SEND in the outbound buffer; return its receipt id."""
+        return self.core.send(
+            self.destination,
+            self.body,
+            headers=self.headers,
+            content_length=self.content_length,
+            transaction=self.transaction,
+            receipt=self.receipt,
+            timeout=left,
+            now=now,
+        )

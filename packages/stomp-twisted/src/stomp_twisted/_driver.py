@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+from collections import deque
 from collections.abc import Callable
 from typing import Generic, Protocol, TypeVar, cast
 
@@ -27,11 +29,12 @@ from stomp_core import (
     OpenTransport,
     RequestDone,
     TlsOptions,
+    WaitTimeout,
     check_timeout,
 )
 from stomp_twisted._model import ReactorLike
 from stomp_twisted._tls import connection_creator
-from stomp_twisted._twisted import Connector, DelayedCall, Transport, call_later, within
+from stomp_twisted._twisted import Connector, DelayedCall, Transport, call_later
 
 __all__ = ["Driver", "Outcome", "Owner"]
 
@@ -158,6 +161,37 @@ class _Factory(ClientFactory):
         self._link.failed(reason)
 
 
+class _Waiter:
+    """A request waiting for the connection (or room in the outbound buffer)."""
+
+    __slots__ = ("act", "awaited", "deadline", "done", "driver", "receipt", "wait")
+
+    def __init__(
+        self,
+        driver: Driver,
+        act: Callable[[float, float], str | None],
+        deadline: float,
+        wait: float,
+        awaited: str,
+    ) -> None:
+        self.driver = driver
+        self.act = act
+        self.deadline = deadline
+        self.wait = wait
+        self.awaited = awaited
+        self.receipt: Deferred[None] | None = None
+        self.done: Deferred[None] = Deferred(self._cancel)
+
+    def _cancel(self, _: Deferred[None]) -> None:
+        """The caller cancelled: a receipt awaited is no longer (the core forgets it)."""
+        receipt, self.receipt = self.receipt, None
+        if receipt is not None:
+            if not receipt.called:
+                receipt.cancel()
+            return
+        self.driver.forget_waiter(self)
+
+
 class Driver:
     """Drives a :class:`~stomp_core.ClientCore` on a reactor: one transport, one timer."""
 
@@ -178,7 +212,8 @@ class Driver:
         self._pumping = False
         self._again = False
         self.receipts: dict[str, Deferred[None]] = {}
-        self._waiters: list[Deferred[None]] = []
+        self._waiters: deque[_Waiter] = deque()
+        self._waiters_timer: DelayedCall | None = None
 
     def now(self) -> float:
         """The reactor's time."""
@@ -353,30 +388,63 @@ class Driver:
         error = None if core.ready and core.has_room else self._refusal()
         if error is None and not (core.ready and core.has_room):
             return
-        waiters, self._waiters = self._waiters, []
+        waiters, self._waiters = self._waiters, deque()
+        self._stop_waiters_timer()
         for waiter in waiters:
-            if not waiter.called:
-                if error is None:
-                    waiter.callback(None)
-                else:
-                    waiter.errback(error)
+            if waiter.done.called:
+                continue  # cancelled, or timed out
+            if error is not None:
+                waiter.done.errback(error)
+                continue
+            self._act(waiter)
 
-    def _ready(self, timeout: float) -> Deferred[None]:
-        core = self.core
-        if core.ready and core.has_room:
-            return succeed(None)
-        error = self._refusal()
-        if error is not None:
-            return fail(error)
+    def _act(self, waiter: _Waiter) -> None:
+        done = waiter.done
+        now = self.reactor.seconds()
+        try:
+            receipt_id = waiter.act(now, max(waiter.deadline - now, 1e-3))
+        except Exception as exc:  # noqa: BLE001 - the request's own failure, as a coroutine's
+            done.errback(exc)
+            return
+        self.pump()
+        if done.called:
+            return
+        if receipt_id is None:
+            done.callback(None)
+            return
+        waiter.receipt = receipt = self._await_receipt(receipt_id)
+        receipt.chainDeferred(done)
 
-        def forget(waiter: Deferred[None]) -> None:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
+    def forget_waiter(self, waiter: _Waiter) -> None:
+        """A waiting request was cancelled: it waits no more."""
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(waiter)
+        if not self._waiters:
+            self._stop_waiters_timer()
 
-        waiter: Deferred[None] = Deferred(forget)
-        self._waiters.append(waiter)
-        awaited = "room in the outbound buffer" if core.ready else "connection to the broker"
-        return within(self.reactor, waiter, timeout, awaited)
+    def _stop_waiters_timer(self) -> None:
+        timer, self._waiters_timer = self._waiters_timer, None
+        if timer is not None and timer.active():
+            timer.cancel()
+
+    def _expire_waiters(self) -> None:
+        """Fail the requests whose wait for a connection (or room) ran out."""
+        self._waiters_timer = None
+        now = self.reactor.seconds()
+        kept: deque[_Waiter] = deque()
+        for waiter in self._waiters:
+            if waiter.done.called:
+                continue
+            if waiter.deadline <= now:
+                waiter.done.errback(WaitTimeout(waiter.awaited, waiter.wait))
+            else:
+                kept.append(waiter)
+        self._waiters = kept
+        if kept:
+            first = min(waiter.deadline for waiter in kept)
+            self._waiters_timer = call_later(
+                self.reactor, max(0.0, first - now), self._expire_waiters
+            )
 
     def request(
         self, act: Callable[[float, float], str | None], timeout: float | None
@@ -398,16 +466,30 @@ class Driver:
                 return self._await_receipt(receipt_id)
         except ClientError as error:
             return fail(error)
-        return Deferred.fromCoroutine(self._request_later(act, wait))
+        refusal = self._refusal()
+        if refusal is not None:
+            return fail(refusal)
+        return self._request_later(act, wait)
 
-    async def _request_later(self, act: Callable[[float, float], str | None], wait: float) -> None:
+    def _request_later(
+        self, act: Callable[[float, float], str | None], wait: float
+    ) -> Deferred[None]:
+        """Queue *act* until the connection is up with room; fail it after *wait* seconds.
+
+        A producer that does not await its sends can queue thousands: each costs one
+        small record and its Deferred (one timer serves them all), not a coroutine and
+        a timer of its own, whose objects made the garbage collector's passes long.
+        """
         deadline = self.reactor.seconds() + wait
-        await self._ready(wait)
-        now = self.reactor.seconds()
-        receipt_id = act(now, max(deadline - now, 1e-3))
-        self.pump()
-        if receipt_id is not None:
-            await self._await_receipt(receipt_id)
+        awaited = "room in the outbound buffer" if self.core.ready else "connection to the broker"
+        waiter = _Waiter(self, act, deadline, wait, awaited)
+        self._waiters.append(waiter)
+        timer = self._waiters_timer
+        if timer is None or not timer.active() or deadline < timer.getTime():
+            if timer is not None and timer.active():
+                timer.cancel()
+            self._waiters_timer = call_later(self.reactor, wait, self._expire_waiters)
+        return waiter.done
 
     def _await_receipt(self, receipt_id: str) -> Deferred[None]:
         def cancel(_: Deferred[None]) -> None:
