@@ -23,4 +23,3 @@ settings.register_profile(
     "fuzz", _COMMON, max_examples=int(os.environ.get("STOMP_FUZZ_EXAMPLES", "20000"))
 )
 settings.register_profile("fuzz-short", _COMMON, max_examples=600)
-

@@ -35,11 +35,15 @@ def chunkings(data: bytes) -> list[list[bytes]]:
     return [[data], [data[i : i + 1] for i in range(len(data))], *cuts]
 
 
+def feed_all(parser: Parser, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        parser.feed(chunk)
+
+
 def raised(case: Case, chunks: list[bytes]) -> tuple[type[ParseError], str, int]:
     parser = Parser(case.version, limits=case.limits, handshake=case.handshake)
     with pytest.raises(ParseError) as caught:
-        for chunk in chunks:
-            parser.feed(chunk)
+        feed_all(parser, chunks)
     return type(caught.value), caught.value.reason, caught.value.offset
 
 
