@@ -506,6 +506,33 @@ class Parser:
         buf = self._buf
         limits = self._limits
         limit = limits.max_header_line
+        start = pos + self._line_scan
+        number = self._header_lines  # of the line at start; 0 is the command line
+        # What line 0 said (read only once it has been checked: the fast path resets the
+        # counters above, not these).
+        escaped = self._escaped if number else False
+        length_seen = self._length_seen if number else False
+        find_from = max(start, search)
+        # Quick: no NUL, no limit reached, and every new line plainly right (the loop
+        # below says which problem comes first, and takes what this does not).
+        last = buf.rfind(10, find_from, size)
+        if (
+            size - pos <= limit
+            and size - pos <= limits.max_frame_size
+            and buf.find(0, search, size) < 0
+            and number + (buf.count(10, find_from, size) if last >= 0 else 0)
+            <= limits.max_headers + 1
+        ):
+            if last < 0:
+                self._header_counted = size - pos  # tells the fast path to reset the counters
+                return None
+            fine = self._plain_lines(start, last, number, escaped=escaped, seen=length_seen)
+            if fine is not None:
+                self._line_scan = last + 1 - pos
+                self._header_lines = number + buf.count(10, start, last) + 1
+                self._escaped, self._length_seen = fine
+                self._header_counted = size - pos
+                return None
         crlf = self._crlf
         # The problem found so far: the byte that proves it, its rank, the error.
         proof = size
@@ -521,13 +548,6 @@ class Parser:
             problem = self._fail(
                 f"a frame is larger than {limits.max_frame_size} bytes", pos, LimitExceeded
             )
-        start = pos + self._line_scan
-        number = self._header_lines  # of the line at start; 0 is the command line
-        # What line 0 said (read only once it has been checked: the fast path resets the
-        # counters above, not these).
-        escaped = self._escaped if number else False
-        length_seen = self._length_seen if number else False
-        find_from = max(start, search)
         while start < proof:
             stop = buf.find(10, find_from, min(proof + 1, size))
             end = stop if stop >= 0 else size
@@ -563,6 +583,52 @@ class Parser:
             self._length_seen = length_seen
             self._header_counted = size - pos  # tells the fast path to reset the counters
         return problem
+
+    def _plain_lines(
+        self, start: int, last: int, number: int, *, escaped: bool, seen: bool
+    ) -> tuple[bool, bool] | None:
+        """(escaped, content-length seen) if the lines buf[start:last] are plainly right.
+
+        None when they hold a CR, a byte in 0xFB-0xFF, a line without exactly one colon,
+        bad UTF-8, an unknown command, an escape, an empty name or a content-length that
+        is not plain digits: _first_problem then reads them line by line.
+        """
+        block = self._buf[start:last]
+        if number:
+            shape_ok = block.translate(None, _NOT_SHAPE) == b":" + b"\n:" * block.count(10)
+        else:
+            shape_ok = block.translate(None, _NOT_SHAPE) == b"\n:" * block.count(10)
+        if not shape_ok or b"\n:" in block or (number and block[:1] == b":"):
+            return None
+        try:
+            text = block.decode("utf-8", "surrogateescape" if self._version is _V1_0 else "strict")
+        except UnicodeDecodeError:
+            return None
+        if not number:
+            command = _partition(text, "\n")[0]
+            if command not in self._commands:
+                return None
+            escaped = self._unescapes is not None and command not in UNESCAPED_COMMANDS
+        if (
+            escaped
+            and _BACKSLASH in block
+            and _mark_escapes(block, carriage=self._version is _V1_2) is None
+        ):
+            return None
+        if not seen:
+            if number and block.startswith(b"content-length:"):
+                at = start
+            else:
+                at = block.find(b"\ncontent-length:")
+                at = -1 if at < 0 else start + at + 1
+            if at >= 0:
+                end = self._buf.find(10, at, last)
+                value = self._buf[at + 15 : last if end < 0 else end]
+                digits = value.lstrip(b"0") or b"0"
+                if not value.isdigit() or len(digits) > len(str(self._limits.max_frame_size)):
+                    return None
+                seen = True
+        return escaped, seen
 
     def _line_problem(
         self, pos: int, start: int, stop: int, number: int, *, escaped: bool, length_seen: bool
