@@ -593,7 +593,7 @@ class Parser:
         bad UTF-8, an unknown command, an escape, an empty name or a content-length that
         is not plain digits: _first_problem then reads them line by line.
         """
-        block = self._buf[start:last]
+        block = bytes(self._buf[start:last])  # bytes already, unless a bytearray
         if number:
             shape_ok = block.translate(None, _NOT_SHAPE) == b":" + b"\n:" * block.count(10)
         else:
