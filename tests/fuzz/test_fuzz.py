@@ -251,7 +251,6 @@ def test_parser_raises_only_parse_error_and_ignores_chunking(
     )
 
 
-@pytest.mark.exact_errors
 @pytest.mark.parametrize("handshake", [False, True], ids=["plain", "handshake"])
 @pytest.mark.parametrize("version", list(Version), ids=str)
 @given(data=st.data(), raw=fuzz_bytes, limits=st.none() | tiny_limits)

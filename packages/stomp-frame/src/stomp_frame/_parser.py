@@ -149,6 +149,23 @@ class Parser:
     further call raises the same error until :meth:`reset` is called (which
     also discards what was buffered).
 
+    Which error, when a frame has several problems, does not depend on the
+    chunking: it is the problem proved by the fewest bytes of the stream, raised
+    as soon as those bytes are buffered, whole or not. In a header block,
+    a NUL is proved by the NUL itself; a line over ``max_header_line`` by its first
+    byte past the limit (in 1.2, a CR there only once a byte other than LF follows);
+    a frame over ``max_frame_size`` by its first byte past the limit; one header
+    too many by the LF that ends it; and what is wrong in a line's content (not
+    UTF-8, an unknown command, no colon, an undefined escape, an empty name, a
+    malformed first ``content-length``) by the LF that ends the line. A
+    ``content-length`` too large for the rest of the frame, or a body on a frame
+    that may have none, is proved by the end of the header block or of the body.
+    When one byte proves several problems, the first in this order is raised:
+    NUL, line length, frame size, header count, then the line's content in the
+    order just given. The offset is where the problem is: the NUL, the start of
+    the line, the bad UTF-8 sequence, or the start of the frame (unknown command,
+    header count, frame size, ``content-length``).
+
     Limits are checked in :meth:`next_event` on what is buffered for the frame
     being read, so as long as the caller takes events after each chunk, memory
     stays bounded by the limits plus one chunk.
@@ -167,11 +184,13 @@ class Parser:
         "_consumed",
         "_crlf",
         "_error",
+        "_escaped",
         "_handshake",
         "_have",
         "_header_counted",
         "_header_lines",
         "_header_scan",
+        "_length_seen",
         "_limits",
         "_line_scan",
         "_max_frame_size",
@@ -212,6 +231,10 @@ class Parser:
         self._header_counted = 0
         self._header_lines = 0
         self._line_scan = 0
+        # Whether the frame's headers are escaped and whether a content-length header was
+        # read, in the lines already checked (read only while _header_lines is not 0).
+        self._escaped = False
+        self._length_seen = False
         self._body_scan = 0
         self._parts: list[bytes] | None = None
         self._have = 0
@@ -490,122 +513,308 @@ class Parser:
         return self._parse_headers(pos, end, body_start)
 
     def _check_partial_headers(self, pos: int, search: int, size: int) -> None:
-        limits = self._limits
-        buf = self._buf
-        nul = buf.find(0, search, size)
-        if nul >= 0:
-            raise self._fail("a frame ends (NUL) before its headers are complete", nul)
-        limit = limits.max_header_line
-        if size - pos > limit:
-            # Every line not yet checked, the unfinished last one too, so that whether a
-            # line is too long does not depend on how the bytes were chunked.
-            crlf = self._crlf
-            start = pos + self._line_scan
-            while True:
-                stop = buf.find(b"\n", start, size)
-                end = size if stop < 0 else stop
-                length = end - start
-                # A CR at the end is not part of the line in 1.2 (or will not be, if the
-                # line is unfinished and its LF comes next).
-                if length > limit and not (crlf and length == limit + 1 and buf[end - 1] == 13):
-                    raise self._fail(
-                        f"a header line is longer than {limit} bytes", start, LimitExceeded
-                    )
-                if stop < 0:
-                    break
-                start = stop + 1
-            self._line_scan = start - pos
-        self._header_lines += buf.count(b"\n", pos + self._header_counted, size)
-        self._header_counted = size - pos
-        if self._header_lines > limits.max_headers + 1:
-            raise self._fail(
-                f"a frame has more than {limits.max_headers} headers", pos, LimitExceeded
-            )
-        if size - pos > limits.max_frame_size:
-            raise self._fail(
-                f"a frame is larger than {limits.max_frame_size} bytes", pos, LimitExceeded
-            )
+        problem = self._first_problem(pos, size, search)
+        if problem is not None:
+            raise problem
         # "\n\r\n" may straddle the chunk boundary: search its first two bytes again.
         self._header_scan = max(0, size - pos - 2)
+
+    def _first_problem(self, pos: int, size: int, search: int) -> ParseError | None:
+        """The first problem of the unfinished header block buf[pos:size], or None.
+
+        "First" as the class docstring says (Errors): the problem proved by the fewest
+        bytes, then the first in the order NUL, line length, frame size, header count, the
+        line's content. Lines before pos + _line_scan were checked by an earlier call and
+        bytes before *search* hold no NUL and no LF of the unfinished line; what this call
+        checks is recorded for the next one, so that checking stays linear in the block.
+        """
+        buf = self._buf
+        limits = self._limits
+        limit = limits.max_header_line
+        start = pos + self._line_scan
+        number = self._header_lines  # of the line at start; 0 is the command line
+        # What line 0 said (read only once it has been checked: the fast path resets the
+        # counters above, not these).
+        escaped = self._escaped if number else False
+        length_seen = self._length_seen if number else False
+        find_from = max(start, search)
+        # Quick: no NUL, no limit reached, and every new line plainly right (the loop
+        # below says which problem comes first, and takes what this does not).
+        last = buf.rfind(10, find_from, size)
+        if (
+            size - pos <= limit
+            and size - pos <= limits.max_frame_size
+            and buf.find(0, search, size) < 0
+            and number + (buf.count(10, find_from, size) if last >= 0 else 0)
+            <= limits.max_headers + 1
+        ):
+            if last < 0:
+                self._header_counted = size - pos  # tells the fast path to reset the counters
+                return None
+            fine = self._plain_lines(start, last, number, escaped=escaped, seen=length_seen)
+            if fine is not None:
+                self._line_scan = last + 1 - pos
+                self._header_lines = number + buf.count(10, start, last) + 1
+                self._escaped, self._length_seen = fine
+                self._header_counted = size - pos
+                return None
+        crlf = self._crlf
+        # The problem found so far: the byte that proves it, its rank, the error.
+        proof = size
+        rank = 9
+        problem: ParseError | None = None
+        nul = buf.find(0, search, size)
+        if nul >= 0:
+            proof, rank = nul, 0
+            problem = self._fail("a frame ends (NUL) before its headers are complete", nul)
+        too_big = pos + limits.max_frame_size  # the first byte past the limit
+        if too_big < proof:
+            proof, rank = too_big, 2
+            problem = self._fail(
+                f"a frame is larger than {limits.max_frame_size} bytes", pos, LimitExceeded
+            )
+        while start < proof:
+            stop = buf.find(10, find_from, min(proof + 1, size))
+            end = stop if stop >= 0 else size
+            over = start + limit  # the first byte past the limit, if it is in the line
+            # A CR before the LF is not part of the line in 1.2 (nor in a handshake).
+            if over < end and crlf and buf[over] == 13:
+                over += 1
+            if over < end and (over < proof or (over == proof and rank > 1)):
+                proof, rank = over, 1
+                problem = self._fail(
+                    f"a header line is longer than {limit} bytes", start, LimitExceeded
+                )
+                break
+            if stop < 0 or stop >= proof:
+                break
+            if number > limits.max_headers:
+                problem = self._fail(
+                    f"a frame has more than {limits.max_headers} headers", pos, LimitExceeded
+                )
+                break
+            wrong, escaped, length_seen = self._line_problem(
+                pos, start, stop, number, escaped=escaped, length_seen=length_seen
+            )
+            if wrong is not None:
+                problem = wrong
+                break
+            number += 1
+            start = find_from = stop + 1
+        if problem is None:
+            self._line_scan = start - pos
+            self._header_lines = number
+            self._escaped = escaped
+            self._length_seen = length_seen
+            self._header_counted = size - pos  # tells the fast path to reset the counters
+        return problem
+
+    def _plain_lines(
+        self, start: int, last: int, number: int, *, escaped: bool, seen: bool
+    ) -> tuple[bool, bool] | None:
+        """(escaped, content-length seen) if the lines buf[start:last] are plainly right.
+
+        None when they hold a CR, a byte in 0xFB-0xFF, a line without exactly one colon,
+        bad UTF-8, an unknown command, an escape, an empty name or a content-length that
+        is not plain digits: _first_problem then reads them line by line.
+        """
+        block = bytes(self._buf[start:last])  # bytes already, unless a bytearray
+        if number:
+            shape_ok = block.translate(None, _NOT_SHAPE) == b":" + b"\n:" * block.count(10)
+        else:
+            shape_ok = block.translate(None, _NOT_SHAPE) == b"\n:" * block.count(10)
+        if not shape_ok or b"\n:" in block or (number and block[:1] == b":"):
+            return None
+        try:
+            text = block.decode("utf-8", "surrogateescape" if self._version is _V1_0 else "strict")
+        except UnicodeDecodeError:
+            return None
+        if not number:
+            command = _partition(text, "\n")[0]
+            if command not in self._commands:
+                return None
+            escaped = self._unescapes is not None and command not in UNESCAPED_COMMANDS
+        if (
+            escaped
+            and _BACKSLASH in block
+            and _mark_escapes(block, carriage=self._version is _V1_2) is None
+        ):
+            return None
+        if not seen:
+            if number and block.startswith(b"content-length:"):
+                at = start
+            else:
+                at = block.find(b"\ncontent-length:")
+                at = -1 if at < 0 else start + at + 1
+            if at >= 0:
+                end = self._buf.find(10, at, last)
+                value = self._buf[at + 15 : last if end < 0 else end]
+                digits = value.lstrip(b"0") or b"0"
+                if not value.isdigit() or len(digits) > len(str(self._limits.max_frame_size)):
+                    return None
+                seen = True
+        return escaped, seen
+
+    def _line_problem(
+        self, pos: int, start: int, stop: int, number: int, *, escaped: bool, length_seen: bool
+    ) -> tuple[ParseError | None, bool, bool]:
+        """What is wrong with the content of the line buf[start:stop] (*number* 0: the command).
+
+        Returns the error or None, then whether headers are escaped (known from the
+        command line) and whether a content-length header has been read.
+        """
+        try:
+            line = self._buf[start:stop].decode(
+                "utf-8", "surrogateescape" if self._version is Version.V1_0 else "strict"
+            )
+        except UnicodeDecodeError as exc:
+            return (
+                self._fail("a header is not valid UTF-8", start + exc.start),
+                escaped,
+                length_seen,
+            )
+        if self._crlf and line[-1:] == "\r":
+            line = line[:-1]
+        if number == 0:
+            if line not in self._commands:
+                return self._unknown_command(pos, line), escaped, length_seen
+            escaped = self._unescapes is not None and line not in UNESCAPED_COMMANDS
+            return None, escaped, length_seen
+        name, sep, value = line.partition(":")
+        if not sep:
+            return self._no_colon(start, line), escaped, length_seen
+        unescapes = self._unescapes
+        if escaped and unescapes is not None and "\\" in line:
+            try:
+                name = _unescape(name, unescapes)
+                value = _unescape(value, unescapes)
+            except _BadEscape as bad:
+                return self._bad_escape(start, bad), escaped, length_seen
+        if not name:
+            return self._fail("a header has an empty name", start), escaped, length_seen
+        if name == "content-length" and not length_seen:
+            try:
+                self._content_length(pos, value)
+            except ParseError as error:
+                return error, escaped, True
+            length_seen = True
+        return None, escaped, length_seen
+
+    def _unknown_command(self, pos: int, command: str) -> ParseError:
+        shown = command if len(command) <= 40 else command[:40] + "..."
+        where = f" in STOMP {self._version}" if command in COMMANDS else ""
+        return self._fail(f"unknown command {shown!r}{where}", pos)
+
+    def _no_colon(self, start: int, line: str) -> ParseError:
+        shown = line if len(line) <= 40 else line[:40] + "..."
+        return self._fail(f"a header line has no colon: {shown!r}", start)
+
+    def _bad_escape(self, start: int, bad: _BadEscape) -> ParseError:
+        return self._fail(
+            f"undefined escape sequence {bad.sequence!r} in STOMP {self._version}", start
+        )
+
+    def _content_length(self, pos: int, text: str) -> int:
+        """The value of a content-length header, checked (raises ParseError)."""
+        if not (text.isascii() and text.isdigit()):
+            raise self._fail(f"malformed content-length {text!r}", pos)
+        digits = text.lstrip("0") or "0"
+        max_frame_size = self._limits.max_frame_size
+        if len(digits) > len(str(max_frame_size)):
+            # Over the limit for sure; and int() refuses more than 4300 digits.
+            shown = digits if len(digits) <= 40 else digits[:40] + "..."
+            raise self._fail(
+                f"a frame is larger than {max_frame_size} bytes (content-length {shown})",
+                pos,
+                LimitExceeded,
+            )
+        return int(digits)
+
+    def _block_problem(self, pos: int, body_start: int, found: ParseError) -> ParseError:
+        """The error to raise for the complete header block at pos, *found* wrong.
+
+        The first problem of the block read as the unfinished block of all its bytes but
+        the last (what chunked feeding may have checked), else *found* (a problem that
+        only the complete block shows: content-length against the frame size, a body).
+        """
+        self._line_scan = self._header_lines = 0
+        problem = self._first_problem(pos, body_start - 1, pos)
+        self._header_scan = self._header_counted = self._header_lines = self._line_scan = 0
+        return found if problem is None else problem
 
     def _parse_headers(self, pos: int, end: int, body_start: int) -> Frame | None:
         buf = self._buf
         version = self._version
         limits = self._limits
+        # Whatever these checks find first, the error raised is the first problem of the
+        # block in the order of the class docstring (Errors): see _block_problem.
         try:
-            text = buf[pos:end].decode(
-                "utf-8", "surrogateescape" if version is Version.V1_0 else "strict"
+            try:
+                text = buf[pos:end].decode(
+                    "utf-8", "surrogateescape" if version is Version.V1_0 else "strict"
+                )
+            except UnicodeDecodeError as exc:
+                raise self._fail("a header is not valid UTF-8", pos + exc.start) from None
+            if "\x00" in text:
+                nul = buf.find(0, pos, end)
+                raise self._fail("a frame ends (NUL) before its headers are complete", nul)
+            lines = text.split("\n")
+            if self._crlf and "\r" in text:
+                # Spec 1.2: "EOL = [CR] LF"; before 1.2 a CR is an octet of the line like
+                # any other (spec 1.1: "header-value = *<any OCTET except LF or ":">").
+                lines = [line[:-1] if line[-1:] == "\r" else line for line in lines]
+            command = lines[0]
+            if command not in self._commands:
+                raise self._unknown_command(pos, command)
+            del lines[0]
+            if len(lines) > limits.max_headers:
+                raise self._fail(
+                    f"a frame has more than {limits.max_headers} headers", pos, LimitExceeded
+                )
+            if end - pos > limits.max_header_line:
+                self._check_line_lengths(pos, text, [command, *lines])
+            pairs = tuple(
+                [(name, value) for name, sep, value in map(_partition, lines, repeat(":")) if sep]
             )
-        except UnicodeDecodeError as exc:
-            raise self._fail("a header is not valid UTF-8", pos + exc.start) from None
-        if "\x00" in text:
-            nul = buf.find(0, pos, end)
-            raise self._fail("a frame ends (NUL) before its headers are complete", nul)
-        lines = text.split("\n")
-        if self._crlf and "\r" in text:
-            # Spec 1.2: "EOL = [CR] LF"; before 1.2 a CR is an octet of the line like any
-            # other (spec 1.1: "header-value = *<any OCTET except LF or ":">").
-            lines = [line[:-1] if line[-1:] == "\r" else line for line in lines]
-        command = lines[0]
-        if command not in self._commands:
-            shown = command if len(command) <= 40 else command[:40] + "..."
-            where = f" in STOMP {version}" if command in COMMANDS else ""
-            raise self._fail(f"unknown command {shown!r}{where}", pos)
-        del lines[0]
-        if len(lines) > limits.max_headers:
-            raise self._fail(
-                f"a frame has more than {limits.max_headers} headers", pos, LimitExceeded
-            )
-        if end - pos > limits.max_header_line:
-            self._check_line_lengths(pos, text, [command, *lines])
-        pairs = tuple(
-            [(name, value) for name, sep, value in map(_partition, lines, repeat(":")) if sep]
-        )
-        if len(pairs) != len(lines):
-            self._raise_bad_line(pos, text, lines)
-        unescapes = self._unescapes
-        if unescapes is not None and "\\" in text and command not in UNESCAPED_COMMANDS:
-            pairs = self._unescape_pairs(pos, text, pairs, unescapes)
-        first = _first_wins(pairs)
-        if "" in first:
-            index = self._line_offset(pos, text, next(i for i, p in enumerate(pairs) if not p[0]))
-            raise self._fail("a header has an empty name", index)
+            if len(pairs) != len(lines):
+                self._raise_bad_line(pos, text, lines)
+            unescapes = self._unescapes
+            if unescapes is not None and "\\" in text and command not in UNESCAPED_COMMANDS:
+                pairs = self._unescape_pairs(pos, text, pairs, unescapes)
+            first = _first_wins(pairs)
+            if "" in first:
+                index = self._line_offset(
+                    pos, text, next(i for i, p in enumerate(pairs) if not p[0])
+                )
+                raise self._fail("a header has an empty name", index)
 
-        length_text = first.get("content-length")
-        length = -1
-        if length_text is not None:
-            if not (length_text.isascii() and length_text.isdigit()):
-                raise self._fail(f"malformed content-length {length_text!r}", pos)
-            digits = length_text.lstrip("0") or "0"
-            if len(digits) > len(str(limits.max_frame_size)):
-                # Over the limit for sure; and int() refuses more than 4300 digits.
-                shown = digits if len(digits) <= 40 else digits[:40] + "..."
-                raise self._fail(
-                    f"a frame is larger than {limits.max_frame_size} bytes "
-                    f"(content-length {shown})",
-                    pos,
-                    LimitExceeded,
-                )
-            length = int(digits)
-            if body_start - pos + length + 1 > limits.max_frame_size:
-                raise self._fail(
-                    f"a frame is larger than {limits.max_frame_size} bytes "
-                    f"(content-length {length})",
-                    pos,
-                    LimitExceeded,
-                )
-            if length and command not in BODY_COMMANDS and version is not Version.V1_0:
-                # Spec 1.1+: "Only the SEND, MESSAGE, and ERROR frames MAY have a body."
-                raise self._fail(f"a {command} frame must not have a body", body_start)
-            stop = body_start + length
-            complete = stop < len(buf) and buf[stop] == 0
-        else:
-            stop = buf.find(0, body_start)
-            complete = stop >= 0
-            if complete and stop + 1 - pos > limits.max_frame_size:
-                raise self._fail(
-                    f"a frame is larger than {limits.max_frame_size} bytes", pos, LimitExceeded
-                )
+            length_text = first.get("content-length")
+            length = -1
+            if length_text is not None:
+                length = self._content_length(pos, length_text)
+                if body_start - pos + length + 1 > limits.max_frame_size:
+                    raise self._fail(
+                        f"a frame is larger than {limits.max_frame_size} bytes "
+                        f"(content-length {length})",
+                        pos,
+                        LimitExceeded,
+                    )
+                if length and command not in BODY_COMMANDS and version is not Version.V1_0:
+                    # Spec 1.1+: "Only the SEND, MESSAGE, and ERROR frames MAY have a body."
+                    raise self._fail(f"a {command} frame must not have a body", body_start)
+                stop = body_start + length
+                complete = stop < len(buf) and buf[stop] == 0
+            else:
+                stop = buf.find(0, body_start)
+                complete = stop >= 0
+                if complete and stop + 1 - pos > limits.max_frame_size:
+                    raise self._fail(
+                        f"a frame is larger than {limits.max_frame_size} bytes",
+                        pos,
+                        LimitExceeded,
+                    )
+        except ParseError as found:
+            raise self._block_problem(pos, body_start, found) from None
         # Fast path: the whole frame is buffered and needs no further check.
         if (
             complete
