@@ -754,7 +754,9 @@ class Parser:
                     "utf-8", "surrogateescape" if version is Version.V1_0 else "strict"
                 )
             except UnicodeDecodeError as exc:
-                raise self._fail("a header is not valid UTF-8", pos + exc.start) from None
+                invalid = self._fail("a header is not valid UTF-8", pos + exc.start)
+                invalid.__suppress_context__ = True  # from None, which mypyc drops
+                raise invalid  # noqa: B904
             if "\x00" in text:
                 nul = buf.find(0, pos, end)
                 raise self._fail("a frame ends (NUL) before its headers are complete", nul)
@@ -814,7 +816,9 @@ class Parser:
                         LimitExceeded,
                     )
         except ParseError as found:
-            raise self._block_problem(pos, body_start, found) from None
+            problem = self._block_problem(pos, body_start, found)
+            problem.__suppress_context__ = True  # from None, which mypyc drops
+            raise problem  # noqa: B904
         # Fast path: the whole frame is buffered and needs no further check.
         if (
             complete

@@ -110,7 +110,9 @@ def _slow(frame: Frame, version: Version) -> bytes:
         encoded = head.encode("utf-8", "surrogateescape" if version is _V1_0 else "strict")
     except UnicodeEncodeError as exc:
         msg = f"a header of the {command} frame cannot be encoded as UTF-8: {exc.reason}"
-        raise InvalidFrame(msg) from None
+        invalid = InvalidFrame(msg)
+        invalid.__suppress_context__ = True  # from None, which mypyc drops
+        raise invalid  # noqa: B904
     if version is _V1_0 and not head.isascii() and _reads_back(encoded) != head:
         # A 1.0 parser gives bytes that are not UTF-8 back as lone surrogates (and the
         # encoding above writes those back as the bytes), but lone surrogates that stand
