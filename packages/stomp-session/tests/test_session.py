@@ -688,6 +688,16 @@ class TestDisconnect:
         assert session.connection_lost(1.0) == Output()
         assert state_of(session) is State.DISCONNECTED
 
+    @pytest.mark.parametrize("receipt", [5, ""])
+    def test_a_bad_receipt_id_is_refused_and_the_session_stays_connected(
+        self, receipt: object
+    ) -> None:
+        session, _ = connected()
+        with pytest.raises(LocalProtocolError, match="receipt"):
+            session.disconnect(receipt=receipt)  # type: ignore[arg-type]
+        assert session.state is State.CONNECTED
+        assert client_frames(session.disconnect(receipt="bye"))[0].get("receipt") == "bye"
+
     def test_other_receipts_still_resolve_while_disconnecting(self) -> None:
         session, _ = connected()
         session.send("/queue/a", receipt="r1")

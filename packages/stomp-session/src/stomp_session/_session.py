@@ -935,13 +935,17 @@ class Session:
         it), close after a timeout of your choosing and call :meth:`connection_lost`.
 
         Raises:
-            LocalProtocolError: not connected, or the receipt id is pending.
+            LocalProtocolError: not connected, or the receipt id is pending or not a
+                valid header value.
         """
         version = self._connected_version(Input.DISCONNECT)
         self._check_receipt(receipt)
         if receipt is None:
             receipt = self._new_id("disconnect", self._receipts)
-        frame = commands.disconnect(version, receipt=receipt)
+        try:
+            frame = commands.disconnect(version, receipt=receipt)
+        except LocalCommandError as exc:
+            raise LocalProtocolError(str(exc)) from exc
         data = self._encode(frame, version, receipt)
         self._disconnect_receipt = receipt
         self._step(Input.DISCONNECT)
