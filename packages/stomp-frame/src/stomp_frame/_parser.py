@@ -18,6 +18,25 @@ from stomp_frame._frame import (
     _first_wins,
     _trusted_frame,
 )
+from stomp_frame._headers import (
+    _BACKSLASH,
+    _ESCAPED_COLON,
+    _NOT_SHAPE,
+    _UNESCAPES_1_1,
+    _UNESCAPES_1_2,
+    _V1_0,
+    _V1_2,
+    _mark_escapes,
+    _partition,
+    block_problem,
+    check_line_lengths,
+    content_length,
+    first_problem,
+    line_offset,
+    raise_bad_line,
+    unescape_pairs,
+    unknown_command,
+)
 from stomp_frame._version import BODY_COMMANDS, COMMANDS, UNESCAPED_COMMANDS, Version
 
 __all__ = ["COMPILED", "Parser"]
@@ -42,80 +61,20 @@ _COLLECT_AT_LEAST: Final = 64 * 1024
 # What is left of the buffer is copied into a new bytes object with each chunk while it
 # is at most this large or no larger than the chunk, and appended to otherwise.
 _SMALL_REST: Final = 4096
-_partition = str.partition
-
-# Spec 1.1: "\\" "\c" "\n"; 1.2 adds "\r". "Undefined escape sequences such as \t
-# MUST be treated as a fatal protocol error."
-_UNESCAPES_1_1: Final = {"\\\\": "\\", "\\c": ":", "\\n": "\n"}
-_UNESCAPES_1_2: Final = {**_UNESCAPES_1_1, "\\r": "\r"}
-_ESCAPE_RE: Final = re.compile(r"\\.?", re.DOTALL)
 
 
-# The fast path of next_event (see there). A header block is checked by its "shape": the
-# bytes left once all others are deleted. It is "\n:" once per header line when every
-# line holds exactly one colon and the block holds no NUL, CR or byte in 0xFB-0xFF (never
-# in UTF-8; a 1.0 header that has one is left to the slow path).
-_NOT_SHAPE: Final = bytes(sorted(set(range(256)) - {*b"\n:\r\x00", *range(0xFB, 0x100)}))
 _MAX_FAST_HEADERS: Final = 1000
 _ALTERNATING: Final = b"\n:" * _MAX_FAST_HEADERS
 # Escapes are replaced by two bytes, so in place: 0xFF (deleted afterwards) and a byte
 # that stands for the character. One translate then turns the separators into NULs and
 # those bytes into their characters, and deletes 0xFF.
 _MARK: Final = b"\xff"
-_ESCAPED_BACKSLASH: Final = b"\xff\xfb"
-_ESCAPED_COLON: Final = b"\xff\xfc"
-_ESCAPED_LF: Final = b"\xff\xfd"
-_ESCAPED_CR: Final = b"\xff\xfe"
 _FIELDS: Final = bytes.maketrans(b":\n\xfb\xfc\xfd\xfe", b"\x00\x00\\:\n\r")
 _UNESCAPED_LINES: Final = tuple(f"{command}\n".encode() for command in sorted(UNESCAPED_COMMANDS))
 _C_OR_S: Final = frozenset({command.encode()[0] for command in UNESCAPED_COMMANDS})
 # A content-length of this many digits or more is left to the slow path.
 _LONGEST: Final = 16
 _header_end = re.compile(b"\n\n").search
-# Module constants: an enum member read as Version.V1_0 costs an attribute lookup each time.
-_V1_0: Final = Version.V1_0
-_V1_2: Final = Version.V1_2
-# An int, not b"\\": `bytes in bytes` first tries the needle as an int and fails, slowly.
-_BACKSLASH: Final = 0x5C
-
-
-def _mark_escapes(block: bytes, *, carriage: bool) -> bytes | None:
-    """Replace every escape by its two bytes (see _FIELDS); None for an undefined one."""
-    # "\\" first: each backslash left after it starts an escape of its own.
-    block = block.replace(b"\\\\", _ESCAPED_BACKSLASH).replace(b"\\c", _ESCAPED_COLON)
-    block = block.replace(b"\\n", _ESCAPED_LF)
-    if carriage:
-        block = block.replace(b"\\r", _ESCAPED_CR)
-    return None if _BACKSLASH in block else block
-
-
-class _BadEscape(Exception):
-    def __init__(self, sequence: str) -> None:
-        self.sequence = sequence
-
-
-def _unescape(text: str, table: dict[str, str]) -> str:
-    # Fast paths: replacing a defined escape that turns out to be the second half of
-    # an escaped backslash leaves a backslash behind, which sends us to the full path.
-    result = text.replace("\\c", ":")
-    if "\\" not in result:
-        return result
-    if "\\\\" not in text:
-        # Without an escaped backslash, every backslash starts an escape, and
-        # replacing the defined ones cannot create new backslashes.
-        result = text.replace("\\c", ":").replace("\\n", "\n")
-        if "\\r" in result and "\\r" in table:
-            result = result.replace("\\r", "\r")
-        if "\\" not in result:
-            return result
-
-    def replace(match: re.Match[str]) -> str:
-        found = table.get(match.group())
-        if found is None:
-            raise _BadEscape(match.group())
-        return found
-
-    return _ESCAPE_RE.sub(replace, text)
 
 
 class Parser:
@@ -513,234 +472,11 @@ class Parser:
         return self._parse_headers(pos, end, body_start)
 
     def _check_partial_headers(self, pos: int, search: int, size: int) -> None:
-        problem = self._first_problem(pos, size, search)
+        problem = first_problem(self, pos, size, search)
         if problem is not None:
             raise problem
         # "\n\r\n" may straddle the chunk boundary: search its first two bytes again.
         self._header_scan = max(0, size - pos - 2)
-
-    def _first_problem(self, pos: int, size: int, search: int) -> ParseError | None:
-        """The first problem of the unfinished header block buf[pos:size], or None.
-
-        "First" as the class docstring says (Errors): the problem proved by the fewest
-        bytes, then the first in the order NUL, line length, frame size, header count, the
-        line's content. Lines before pos + _line_scan were checked by an earlier call and
-        bytes before *search* hold no NUL and no LF of the unfinished line; what this call
-        checks is recorded for the next one, so that checking stays linear in the block.
-        """
-        buf = self._buf
-        limits = self._limits
-        limit = limits.max_header_line
-        start = pos + self._line_scan
-        number = self._header_lines  # of the line at start; 0 is the command line
-        # What line 0 said (read only once it has been checked: the fast path resets the
-        # counters above, not these).
-        escaped = self._escaped if number else False
-        length_seen = self._length_seen if number else False
-        find_from = max(start, search)
-        # Quick: no NUL, no limit reached, and every new line plainly right (the loop
-        # below says which problem comes first, and takes what this does not).
-        last = buf.rfind(10, find_from, size)
-        if (
-            size - pos <= limit
-            and size - pos <= limits.max_frame_size
-            and buf.find(0, search, size) < 0
-            and number + (buf.count(10, find_from, size) if last >= 0 else 0)
-            <= limits.max_headers + 1
-        ):
-            if last < 0:
-                self._header_counted = size - pos  # tells the fast path to reset the counters
-                return None
-            fine = self._plain_lines(start, last, number, escaped=escaped, seen=length_seen)
-            if fine is not None:
-                self._line_scan = last + 1 - pos
-                self._header_lines = number + buf.count(10, start, last) + 1
-                self._escaped, self._length_seen = fine
-                self._header_counted = size - pos
-                return None
-        crlf = self._crlf
-        # The problem found so far: the byte that proves it, its rank, the error.
-        proof = size
-        rank = 9
-        problem: ParseError | None = None
-        nul = buf.find(0, search, size)
-        if nul >= 0:
-            proof, rank = nul, 0
-            problem = self._fail("a frame ends (NUL) before its headers are complete", nul)
-        too_big = pos + limits.max_frame_size  # the first byte past the limit
-        if too_big < proof:
-            proof, rank = too_big, 2
-            problem = self._fail(
-                f"a frame is larger than {limits.max_frame_size} bytes", pos, LimitExceeded
-            )
-        while start < proof:
-            stop = buf.find(10, find_from, min(proof + 1, size))
-            end = stop if stop >= 0 else size
-            over = start + limit  # the first byte past the limit, if it is in the line
-            # A CR before the LF is not part of the line in 1.2 (nor in a handshake).
-            if over < end and crlf and buf[over] == 13:
-                over += 1
-            if over < end and (over < proof or (over == proof and rank > 1)):
-                proof, rank = over, 1
-                problem = self._fail(
-                    f"a header line is longer than {limit} bytes", start, LimitExceeded
-                )
-                break
-            if stop < 0 or stop >= proof:
-                break
-            if number > limits.max_headers:
-                problem = self._fail(
-                    f"a frame has more than {limits.max_headers} headers", pos, LimitExceeded
-                )
-                break
-            wrong, escaped, length_seen = self._line_problem(
-                pos, start, stop, number, escaped=escaped, length_seen=length_seen
-            )
-            if wrong is not None:
-                problem = wrong
-                break
-            number += 1
-            start = find_from = stop + 1
-        if problem is None:
-            self._line_scan = start - pos
-            self._header_lines = number
-            self._escaped = escaped
-            self._length_seen = length_seen
-            self._header_counted = size - pos  # tells the fast path to reset the counters
-        return problem
-
-    def _plain_lines(
-        self, start: int, last: int, number: int, *, escaped: bool, seen: bool
-    ) -> tuple[bool, bool] | None:
-        """(escaped, content-length seen) if the lines buf[start:last] are plainly right.
-
-        None when they hold a CR, a byte in 0xFB-0xFF, a line without exactly one colon,
-        bad UTF-8, an unknown command, an escape, an empty name or a content-length that
-        is not plain digits: _first_problem then reads them line by line.
-        """
-        block = bytes(self._buf[start:last])  # bytes already, unless a bytearray
-        if number:
-            shape_ok = block.translate(None, _NOT_SHAPE) == b":" + b"\n:" * block.count(10)
-        else:
-            shape_ok = block.translate(None, _NOT_SHAPE) == b"\n:" * block.count(10)
-        if not shape_ok or b"\n:" in block or (number and block[:1] == b":"):
-            return None
-        try:
-            text = block.decode("utf-8", "surrogateescape" if self._version is _V1_0 else "strict")
-        except UnicodeDecodeError:
-            return None
-        if not number:
-            command = _partition(text, "\n")[0]
-            if command not in self._commands:
-                return None
-            escaped = self._unescapes is not None and command not in UNESCAPED_COMMANDS
-        if (
-            escaped
-            and _BACKSLASH in block
-            and _mark_escapes(block, carriage=self._version is _V1_2) is None
-        ):
-            return None
-        if not seen:
-            if number and block.startswith(b"content-length:"):
-                at = start
-            else:
-                at = block.find(b"\ncontent-length:")
-                at = -1 if at < 0 else start + at + 1
-            if at >= 0:
-                end = self._buf.find(10, at, last)
-                value = self._buf[at + 15 : last if end < 0 else end]
-                digits = value.lstrip(b"0") or b"0"
-                if not value.isdigit() or len(digits) > len(str(self._limits.max_frame_size)):
-                    return None
-                seen = True
-        return escaped, seen
-
-    def _line_problem(
-        self, pos: int, start: int, stop: int, number: int, *, escaped: bool, length_seen: bool
-    ) -> tuple[ParseError | None, bool, bool]:
-        """What is wrong with the content of the line buf[start:stop] (*number* 0: the command).
-
-        Returns the error or None, then whether headers are escaped (known from the
-        command line) and whether a content-length header has been read.
-        """
-        try:
-            line = self._buf[start:stop].decode(
-                "utf-8", "surrogateescape" if self._version is Version.V1_0 else "strict"
-            )
-        except UnicodeDecodeError as exc:
-            return (
-                self._fail("a header is not valid UTF-8", start + exc.start),
-                escaped,
-                length_seen,
-            )
-        if self._crlf and line[-1:] == "\r":
-            line = line[:-1]
-        if number == 0:
-            if line not in self._commands:
-                return self._unknown_command(pos, line), escaped, length_seen
-            escaped = self._unescapes is not None and line not in UNESCAPED_COMMANDS
-            return None, escaped, length_seen
-        name, sep, value = line.partition(":")
-        if not sep:
-            return self._no_colon(start, line), escaped, length_seen
-        unescapes = self._unescapes
-        if escaped and unescapes is not None and "\\" in line:
-            try:
-                name = _unescape(name, unescapes)
-                value = _unescape(value, unescapes)
-            except _BadEscape as bad:
-                return self._bad_escape(start, bad), escaped, length_seen
-        if not name:
-            return self._fail("a header has an empty name", start), escaped, length_seen
-        if name == "content-length" and not length_seen:
-            try:
-                self._content_length(pos, value)
-            except ParseError as error:
-                return error, escaped, True
-            length_seen = True
-        return None, escaped, length_seen
-
-    def _unknown_command(self, pos: int, command: str) -> ParseError:
-        shown = command if len(command) <= 40 else command[:40] + "..."
-        where = f" in STOMP {self._version}" if command in COMMANDS else ""
-        return self._fail(f"unknown command {shown!r}{where}", pos)
-
-    def _no_colon(self, start: int, line: str) -> ParseError:
-        shown = line if len(line) <= 40 else line[:40] + "..."
-        return self._fail(f"a header line has no colon: {shown!r}", start)
-
-    def _bad_escape(self, start: int, bad: _BadEscape) -> ParseError:
-        return self._fail(
-            f"undefined escape sequence {bad.sequence!r} in STOMP {self._version}", start
-        )
-
-    def _content_length(self, pos: int, text: str) -> int:
-        """The value of a content-length header, checked (raises ParseError)."""
-        if not (text.isascii() and text.isdigit()):
-            raise self._fail(f"malformed content-length {text!r}", pos)
-        digits = text.lstrip("0") or "0"
-        max_frame_size = self._limits.max_frame_size
-        if len(digits) > len(str(max_frame_size)):
-            # Over the limit for sure; and int() refuses more than 4300 digits.
-            shown = digits if len(digits) <= 40 else digits[:40] + "..."
-            raise self._fail(
-                f"a frame is larger than {max_frame_size} bytes (content-length {shown})",
-                pos,
-                LimitExceeded,
-            )
-        return int(digits)
-
-    def _block_problem(self, pos: int, body_start: int, found: ParseError) -> ParseError:
-        """The error to raise for the complete header block at pos, *found* wrong.
-
-        The first problem of the block read as the unfinished block of all its bytes but
-        the last (what chunked feeding may have checked), else *found* (a problem that
-        only the complete block shows: content-length against the frame size, a body).
-        """
-        self._line_scan = self._header_lines = 0
-        problem = self._first_problem(pos, body_start - 1, pos)
-        self._header_scan = self._header_counted = self._header_lines = self._line_scan = 0
-        return found if problem is None else problem
 
     def _parse_headers(self, pos: int, end: int, body_start: int) -> Frame | None:
         buf = self._buf
@@ -767,33 +503,31 @@ class Parser:
                 lines = [line[:-1] if line[-1:] == "\r" else line for line in lines]
             command = lines[0]
             if command not in self._commands:
-                raise self._unknown_command(pos, command)
+                raise unknown_command(self, pos, command)
             del lines[0]
             if len(lines) > limits.max_headers:
                 raise self._fail(
                     f"a frame has more than {limits.max_headers} headers", pos, LimitExceeded
                 )
             if end - pos > limits.max_header_line:
-                self._check_line_lengths(pos, text, [command, *lines])
+                check_line_lengths(self, pos, text, [command, *lines])
             pairs = tuple(
                 [(name, value) for name, sep, value in map(_partition, lines, repeat(":")) if sep]
             )
             if len(pairs) != len(lines):
-                self._raise_bad_line(pos, text, lines)
+                raise_bad_line(self, pos, text, lines)
             unescapes = self._unescapes
             if unescapes is not None and "\\" in text and command not in UNESCAPED_COMMANDS:
-                pairs = self._unescape_pairs(pos, text, pairs, unescapes)
+                pairs = unescape_pairs(self, pos, text, pairs, unescapes)
             first = _first_wins(pairs)
             if "" in first:
-                index = self._line_offset(
-                    pos, text, next(i for i, p in enumerate(pairs) if not p[0])
-                )
+                index = line_offset(pos, text, next(i for i, p in enumerate(pairs) if not p[0]))
                 raise self._fail("a header has an empty name", index)
 
             length_text = first.get("content-length")
             length = -1
             if length_text is not None:
-                length = self._content_length(pos, length_text)
+                length = content_length(self, pos, length_text)
                 if body_start - pos + length + 1 > limits.max_frame_size:
                     raise self._fail(
                         f"a frame is larger than {limits.max_frame_size} bytes "
@@ -816,7 +550,7 @@ class Parser:
                         LimitExceeded,
                     )
         except ParseError as found:
-            problem = self._block_problem(pos, body_start, found)
+            problem = block_problem(self, pos, body_start, found)
             problem.__suppress_context__ = True  # from None, which mypyc drops
             raise problem  # noqa: B904
         # Fast path: the whole frame is buffered and needs no further check.
@@ -831,15 +565,6 @@ class Parser:
         self._pos = body_start
         self._body_scan = 0
         return self._read_body()
-
-    def _check_line_lengths(self, pos: int, text: str, lines: list[str]) -> None:
-        limit = self._limits.max_header_line
-        for number, line in enumerate(lines):
-            if len(line.encode("utf-8", "surrogateescape")) > limit:
-                offset = pos if number == 0 else self._line_offset(pos, text, number - 1)
-                raise self._fail(
-                    f"a header line is longer than {limit} bytes", offset, LimitExceeded
-                )
 
     def _read_body(self) -> Frame | None:
         pending = self._pending
@@ -946,50 +671,3 @@ class Parser:
             # Spec 1.1+: "Only the SEND, MESSAGE, and ERROR frames MAY have a body."
             raise self._fail(f"a {command} frame must not have a body", start)
         return _trusted_frame(command, pairs, first, body)
-
-    def _unescape_pairs(
-        self,
-        pos: int,
-        text: str,
-        pairs: tuple[tuple[str, str], ...],
-        unescapes: dict[str, str],
-    ) -> tuple[tuple[str, str], ...]:
-        # Visit only the lines that hold a backslash: text.find jumps from one to the next.
-        result = list(pairs)
-        found = text.find("\\")
-        # Lines are counted from the last line visited, not from the start: linear in the
-        # size of the block, however many lines hold a backslash.
-        number = -1  # line 0 of text is the command
-        counted = 0
-        while found >= 0:
-            number += text.count("\n", counted, found)
-            counted = found
-            name, value = result[number]
-            try:
-                result[number] = (
-                    _unescape(name, unescapes) if "\\" in name else name,
-                    _unescape(value, unescapes) if "\\" in value else value,
-                )
-            except _BadEscape as bad:
-                raise self._fail(
-                    f"undefined escape sequence {bad.sequence!r} in STOMP {self._version}",
-                    self._line_offset(pos, text, number),
-                ) from None
-            line_end = text.find("\n", found)
-            if line_end < 0:
-                break
-            found = text.find("\\", line_end)
-        return tuple(result)
-
-    def _raise_bad_line(self, pos: int, text: str, lines: list[str]) -> None:
-        number = next(i for i, line in enumerate(lines) if ":" not in line)
-        shown = lines[number] if len(lines[number]) <= 40 else lines[number][:40] + "..."
-        raise self._fail(
-            f"a header line has no colon: {shown!r}", self._line_offset(pos, text, number)
-        )
-
-    def _line_offset(self, pos: int, text: str, header_number: int) -> int:
-        """Byte index in the buffer of the start of the given header line (error path only)."""
-        lines = text.split("\n")
-        before = "\n".join(lines[: header_number + 1]) + "\n"
-        return pos + len(before.encode("utf-8", "surrogateescape"))
