@@ -7,18 +7,19 @@ import contextlib
 import logging
 import random
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from types import MappingProxyType, TracebackType
 
 from stomp_asyncio._handlers import FailureHook, Handlers, MessageHandler
 from stomp_asyncio._link import Link, ReconnectHook
+from stomp_asyncio._receiving import receive_from, settle, wait_message
+from stomp_asyncio._shutdown import Shutdown
 from stomp_commands import ALL_VERSIONS, AckMode, Headers
 from stomp_core import (
     DEFAULT_MAX_IN_FLIGHT,
     DEFAULT_MAX_OUTGOING,
     DEFAULT_TIMEOUT,
     ClientCore,
-    ClientEnded,
     ClientError,
     ClientSettings,
     ClientState,
@@ -167,8 +168,8 @@ class Client(ClientView):
         self._handlers = Handlers(
             self._core,
             forward=self._forward,
-            end=lambda failure: self._begin_shutdown(failure, None),
-            ended=self._client_ended,
+            end=lambda failure: self._shutdown.begin(failure, None),
+            ended=lambda event: self._shutdown.client_ended(event),  # noqa: PLW0108 (made below)
         )
         self._link = Link(
             self._core,
@@ -178,9 +179,7 @@ class Client(ClientView):
             owner=self._handlers,
         )
         self._handlers.link = self._link
-        self._shutdown: asyncio.Task[DisconnectResult] | None = None
-        self._end: DisconnectResult | ClientError | None = None
-        self._end_waiters: list[asyncio.Future[DisconnectResult]] = []
+        self._shutdown = Shutdown(self._core, self._link, self._handlers)
 
     def __repr__(self) -> str:
         where = self._core.broker or "not connected"
@@ -222,15 +221,7 @@ class Client(ClientView):
         :class:`~stomp_core.ConnectFailed`, :class:`~stomp_core.ConnectionLost`
         (auto-reconnect off) or :class:`~stomp_core.BrokerError`.
         """
-        future: asyncio.Future[DisconnectResult] = self._link.loop.create_future()
-        end = self._end
-        if end is None:
-            self._end_waiters.append(future)
-        elif isinstance(end, DisconnectResult):
-            future.set_result(end)
-        else:
-            future.set_exception(end)
-        return future
+        return self._shutdown.observe()
 
     # -- connecting and ending -------------------------------------------------------------------
 
@@ -287,78 +278,7 @@ class Client(ClientView):
         """
         wait = positive("timeout", timeout, optional=True)
         self._link.bind()
-        return await asyncio.shield(self._begin_shutdown(None, wait))
-
-    def _begin_shutdown(
-        self, reason: ClientError | None, timeout: float | None
-    ) -> asyncio.Task[DisconnectResult]:
-        task = self._shutdown
-        if task is None:
-            task = self._shutdown = self._link.loop.create_task(self._shut_down(reason, timeout))
-            task.add_done_callback(_retrieve)
-        elif reason is not None:
-            logger.info("already shutting down; also: %s", reason)
-        return task
-
-    async def _shut_down(
-        self, reason: ClientError | None, timeout: float | None
-    ) -> DisconnectResult:
-        core, link, handlers = self._core, self._link, self._handlers
-        if reason is not None:
-            logger.warning("shutting down: %s", reason)
-        dropped = handlers.stop_all()
-        if dropped:
-            logger.info("%d queued message(s) left unhandled and unacknowledged", dropped)
-        if core.ready:
-            handlers.dispatcher.resume_all()
-            handlers.run()
-            now = link.now()
-            for state in handlers.dispatcher.states.values():
-                if state.ack == "auto":
-                    with contextlib.suppress(ClientError):
-                        core.unsubscribe(state.id, now=now)
-            link.process()
-        wait = core.settings.disconnect_timeout if timeout is None else timeout
-        unfinished = await handlers.drain(wait)
-        receipt = False
-        if core.state is not ClientState.CLOSED:
-            core.disconnect(link.now(), timeout=timeout)
-            link.process()
-            await link.wait(lambda: core.state is ClientState.CLOSED, None)
-            await link.closed(core.settings.disconnect_timeout)
-            ended = link.ended
-            receipt = ended is not None and ended.confirmed
-        result = DisconnectResult(receipt=receipt, unfinished=unfinished)
-        if reason is None:
-            self._finish(result)
-        else:
-            reason.unfinished = unfinished
-            self._finish(reason)
-        return result
-
-    def _finish(self, end: DisconnectResult | ClientError) -> None:
-        if self._end is not None:
-            return
-        self._end = end
-        waiters, self._end_waiters = self._end_waiters, []
-        for future in waiters:
-            if future.done():
-                continue
-            if isinstance(end, DisconnectResult):
-                future.set_result(end)
-            else:
-                future.set_exception(end)
-
-    def _client_ended(self, event: ClientEnded) -> None:
-        """The core ended the client (closed, or it gave up)."""
-        if self._shutdown is not None:
-            return
-        if event.error is not None:
-            # Not asked for: the handlers still get their time, then the end says why.
-            self._begin_shutdown(event.error, None)
-        else:  # close(): at once
-            self._handlers.stop_all()
-            self._finish(DisconnectResult(receipt=False))
+        return await asyncio.shield(self._shutdown.begin(None, wait))
 
     def close(self) -> None:
         """Close at once, without DISCONNECT; every waiting call ends.
@@ -394,31 +314,6 @@ class Client(ClientView):
             logger.warning("disconnect after an error in the async with block failed: %s", failure)
 
     # -- requests --------------------------------------------------------------------------------
-
-    async def _request(
-        self, act: Callable[[float, float], str | None], timeout: float | None
-    ) -> str | None:
-        """Wait for the connection and room, act, then wait for the receipt it asked for.
-
-        *act* is given the time and the seconds left; one deadline covers it all.
-        """
-        core, link = self._core, self._link
-        wait = positive("timeout", timeout, optional=True) or core.settings.receipt_timeout
-        now = link.now()
-        deadline = now + wait
-        if not (core.ready and core.has_room):
-            await link.wait_ready(deadline, wait)
-            now = link.now()
-        receipt_id = act(now, max(deadline - now, 1e-3))
-        if receipt_id is not None:
-            future = link.expect_receipt(receipt_id)
-            link.process()
-            await link.await_receipt(receipt_id, future)
-            return receipt_id
-        link.schedule()
-        if not core.has_room:
-            await link.wait_room(core.settings.write_timeout)
-        return None
 
     async def send(
         self,
@@ -467,7 +362,7 @@ class Client(ClientView):
             )
             self._link.schedule()
             return
-        await self._request(
+        await self._link.request(
             lambda now, left: core.send(
                 destination,
                 body,
@@ -577,7 +472,7 @@ class Client(ClientView):
             return receipt_id
 
         try:
-            await self._request(act, timeout)
+            await self._link.request(act, timeout)
         except BaseException:
             if made and handler is not None:
                 self._handlers.remove(made[0].id)
@@ -606,7 +501,7 @@ class Client(ClientView):
         if not core.ready:
             core.unsubscribe(subscription, receipt=receipt, now=self._link.now())
             return
-        await self._request(
+        await self._link.request(
             lambda now, left: core.unsubscribe(
                 subscription, receipt=receipt, timeout=left, now=now
             ),
@@ -628,8 +523,15 @@ class Client(ClientView):
                 the broker delivers it again on the current one).
             InvalidRequest: its subscription is ``auto``, or an unknown transaction.
         """
-        await self._settle(
-            message, transaction=transaction, receipt=receipt, timeout=timeout, nack=False
+        await settle(
+            self._core,
+            self._link,
+            self._handlers,
+            message,
+            transaction=transaction,
+            receipt=receipt,
+            timeout=timeout,
+            nack=False,
         )
 
     async def nack(
@@ -645,44 +547,15 @@ class Client(ClientView):
         RabbitMQ delivers it again at once; ActiveMQ sends a persistent message to its
         dead-letter queue. Raises as :meth:`ack` (and on STOMP 1.0, which has no NACK).
         """
-        await self._settle(
-            message, transaction=transaction, receipt=receipt, timeout=timeout, nack=True
-        )
-
-    async def _settle(
-        self,
-        message: MessageReceived,
-        *,
-        transaction: str | None,
-        receipt: bool | str,
-        timeout: float | None,
-        nack: bool,
-    ) -> None:
-        core, link = self._core, self._link
-        self._handlers.manual(message)
-        settle = core.nack if nack else core.ack
-        if receipt is False:  # the hot path: no waiting unless the buffer is full
-            settle(
-                message,
-                transaction=transaction,
-                defer=core.messages_waiting > 0,
-                now=link.now(),
-            )
-            if core.output_size:
-                # The core let ACKs go (a full batch, or none waits behind): write them
-                # now, not when the loop next turns, which a consumer taking a full inbox
-                # puts off until the inbox is empty and the broker's window used up.
-                link.write()
-            link.schedule()
-            if not core.has_room:
-                await link.wait_room(core.settings.write_timeout)
-            return
-        core.refuse_stale(message, "NACK" if nack else "ACK")
-        await self._request(
-            lambda now, left: settle(
-                message, transaction=transaction, receipt=receipt, timeout=left, now=now
-            ),
-            timeout,
+        await settle(
+            self._core,
+            self._link,
+            self._handlers,
+            message,
+            transaction=transaction,
+            receipt=receipt,
+            timeout=timeout,
+            nack=True,
         )
 
     async def begin(self, transaction: str | None = None) -> str:
@@ -697,7 +570,7 @@ class Client(ClientView):
             began.append(self._core.begin(transaction, timeout=left, now=now)[0])
             return None
 
-        await self._request(act, None)
+        await self._link.request(act, None)
         return began[0]
 
     async def commit(
@@ -710,7 +583,7 @@ class Client(ClientView):
             WaitTimeout: no receipt in time.
             BrokerError: the broker refused it.
         """
-        await self._request(
+        await self._link.request(
             lambda now, left: self._core.commit(
                 transaction, receipt=receipt, timeout=left, now=now
             ),
@@ -721,7 +594,7 @@ class Client(ClientView):
         self, transaction: str, *, receipt: bool | str = False, timeout: float | None = None
     ) -> None:
         """Roll *transaction* back; one rolled back with a lost connection ends quietly."""
-        await self._request(
+        await self._link.request(
             lambda now, left: self._core.abort(transaction, receipt=receipt, timeout=left, now=now),
             timeout,
         )
@@ -764,59 +637,17 @@ class Client(ClientView):
             NotConnected: not connected, or the client ended (its cause is in the text:
                 the policy gave up, or auto-reconnect is off).
         """
+        core, link = self._core, self._link
         if subscription is not None:
             wanted = subscription.id if isinstance(subscription, Subscription) else subscription
-            return await self._receive_from(wanted, timeout)
-        core, link = self._core, self._link
+            return await receive_from(core, link, self._handlers, wanted, timeout)
         inbox = link.inbox
         message = inbox.popleft() if inbox else core.next_message()
         if message is not None:
             if link.read_paused:
                 link.taken()
             return message
-        wait = positive("timeout", timeout, optional=True)
-        core.check_usable()
-        link.bind()
-        deadline = None if wait is None else link.now() + wait
-        core.flush(link.now())  # deferred ACKs leave before the client waits
-        link.process()
-        await link.wait(lambda: core.messages_waiting > 0 or bool(inbox), deadline, check=True)
-        message = inbox.popleft() if inbox else core.next_message()
-        if message is not None and link.read_paused:
-            link.taken()
-        return message
-
-    async def _receive_from(
-        self, subscription: str, timeout: float | None
-    ) -> MessageReceived | None:
-        core, link = self._core, self._link
-        wait = positive("timeout", timeout, optional=True)
-        link.bind()
-        self._handlers.route_all()
-        inbox = link.inbox
-
-        def first() -> int | None:
-            for index, message in enumerate(inbox):
-                record = message.subscription
-                if record is not None and record.id == subscription:
-                    return index
-            return None
-
-        index = first()
-        if index is None:
-            core.check_usable()
-            deadline = None if wait is None else link.now() + wait
-            core.flush(link.now())
-            link.process()
-            await link.wait(lambda: first() is not None, deadline, check=True)
-            index = first()
-            if index is None:
-                return None
-        message = inbox[index]
-        del inbox[index]
-        if link.read_paused:
-            link.taken()
-        return message
+        return await wait_message(core, link, timeout)
 
     async def messages(
         self,
@@ -832,12 +663,6 @@ class Client(ClientView):
         """
         while (message := await self.receive(idle_timeout, subscription=subscription)) is not None:
             yield message
-
-
-def _retrieve(task: asyncio.Task[DisconnectResult]) -> None:
-    """Mark a shutdown's failure retrieved (it is reported through ``disconnected``)."""
-    if not task.cancelled():
-        task.exception()
 
 
 __all__ = ["DEFAULT_MAX_WAITING", "Client"]

@@ -26,6 +26,7 @@ from stomp_core import (
     TlsOptions,
     WaitTimeout,
 )
+from stomp_core._model import positive
 from stomp_session import MessageReceived
 
 logger = logging.getLogger("stomp_asyncio")
@@ -504,6 +505,32 @@ class Link:
                 f": {loss}" if loss else ""
             )
             raise ConnectionLost(msg, cause=loss)
+
+    async def request(
+        self, act: Callable[[float, float], str | None], timeout: float | None
+    ) -> str | None:
+        """Wait for the connection and room, act, then wait for the receipt it asked for.
+
+        *act* is given the time and the seconds left; one deadline covers it all
+        (*timeout*, default *receipt_timeout*). Return the receipt id awaited, if any.
+        """
+        core = self._core
+        wait = positive("timeout", timeout, optional=True) or core.settings.receipt_timeout
+        now = self.now()
+        deadline = now + wait
+        if not (core.ready and core.has_room):
+            await self.wait_ready(deadline, wait)
+            now = self.now()
+        receipt_id = act(now, max(deadline - now, 1e-3))
+        if receipt_id is not None:
+            future = self.expect_receipt(receipt_id)
+            self.process()
+            await self.await_receipt(receipt_id, future)
+            return receipt_id
+        self.schedule()
+        if not core.has_room:
+            await self.wait_room(core.settings.write_timeout)
+        return None
 
     @property
     def receipts_awaited(self) -> int:
