@@ -293,6 +293,8 @@ class Parser:
         """
         buf = self._buf
         pos = self._pos
+        if pos >= len(buf) and self._error is None and self._pending is None:
+            return None  # all read: the last call of every burst
         if (
             pos >= len(buf)
             or self._error is not None
