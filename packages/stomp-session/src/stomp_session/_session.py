@@ -37,9 +37,10 @@ from stomp_session._events import (
     Subscription,
     TransactionAborted,
     message_received,
+    output,
 )
 from stomp_session._state import REMOTE_INPUTS, TRANSITIONS, Input, State
-from stomp_session._wire import ACK_LINES, SEND_PREFIXES, escape_v1_2
+from stomp_session._wire import ACK_LINE, NACK_LINE, SEND_PREFIXES, escape_v1_2
 
 __all__ = ["DEFAULT_HEART_BEAT_GRACE", "Session"]
 
@@ -60,6 +61,14 @@ _CLOSE: Final = Output(close=True)
 _GENERATIONS: Final = itertools.count(1)
 _V1_2: Final = Version.V1_2
 _OPEN: Final = (State.CONNECTED, State.DISCONNECTING)
+# Enum members as module constants: reading one from its class costs about five times a
+# global lookup (an attribute of a class with a metaclass), and these are read per frame.
+_CONNECTED: Final = State.CONNECTED
+_CLOSED: Final = State.CLOSED
+_ACK: Final = Input.ACK
+_NACK: Final = Input.NACK
+_SEND: Final = Input.SEND
+_RECV_MESSAGE: Final = Input.RECV_MESSAGE
 
 
 class Session:
@@ -384,9 +393,11 @@ class Session:
         Raises:
             LocalProtocolError: no connection (:attr:`State.DISCONNECTED`).
         """
-        self._step(Input.RECEIVE_DATA)
-        if self._state is State.CLOSED:
-            return _CLOSE
+        state = self._state
+        if state is not _CONNECTED:  # where it is allowed and changes nothing
+            self._step(Input.RECEIVE_DATA)
+            if self._state is _CLOSED:
+                return _CLOSE
         if data:
             self._last_received = now
         events: list[Event] = []
@@ -397,7 +408,9 @@ class Session:
             version = self._version
             generation = self._generation
             subscriptions = self._subscriptions
-            messages_allowed = (self._state, Input.RECV_MESSAGE) in TRANSITIONS
+            messages_allowed = (
+                self._state is _CONNECTED or (self._state, _RECV_MESSAGE) in TRANSITIONS
+            )
             append = events.append
             while (item := parser.next_event()) is not None:
                 if type(item) is not Frame:
@@ -409,17 +422,16 @@ class Session:
                     append(message_received(info, subscription, generation))
                 else:
                     self._receive_frame(item, now, events, out)
-                    if self._closed():
+                    if self._state is _CLOSED:
                         break
                     version = self._version
                     generation = self._generation
-                    messages_allowed = (self._state, Input.RECV_MESSAGE) in TRANSITIONS
+                    messages_allowed = (
+                        self._state is _CONNECTED or (self._state, _RECV_MESSAGE) in TRANSITIONS
+                    )
         except (ParseError, RemoteCommandError, RemoteProtocolError) as exc:
             events.append(self._fail(exc))
-        return Output(events=tuple(events), data=b"".join(out), close=self._closed())
-
-    def _closed(self) -> bool:
-        return self._state is State.CLOSED
+        return output(tuple(events), b"".join(out) if out else b"", self._state is _CLOSED)
 
     def _fail(self, exc: Exception) -> ProtocolFailure:
         if isinstance(exc, RemoteProtocolError):
@@ -462,7 +474,7 @@ class Session:
             logger.info("ERROR from the broker: %s", info.message)
             events.append(ErrorReceived(error=info, command=requested))
         elif command == "MESSAGE":
-            self._step(Input.RECV_MESSAGE)  # raises: MESSAGE is not allowed here
+            self._step(_RECV_MESSAGE)  # raises: MESSAGE is not allowed here
         else:
             msg = f"the broker sent a {command} frame, which only a client may send"
             raise RemoteProtocolError(msg)
@@ -543,7 +555,7 @@ class Session:
         """
         self._step(Input.TIMER)
         if self._state not in _OPEN:
-            return _CLOSE if self._state is State.CLOSED else _EMPTY
+            return _CLOSE if self._state is _CLOSED else _EMPTY
         if self._receive_interval and not self._paused:
             silent = now - self._last_received
             limit = self._receive_interval * self._grace
@@ -679,11 +691,12 @@ class Session:
         if plain:
             prefix = self._send_prefixes.get(destination)
             if prefix is not None:
-                self._next_state(Input.SEND)
+                if self._state is not _CONNECTED:
+                    self._next_state(_SEND)  # raises: SEND is allowed in CONNECTED only
                 data = b"".join((prefix, b"%d\n\n" % len(body), body, b"\x00"))
                 if len(data) <= self._short_frame:
                     return data  # byte for byte what the full path below writes
-        version = self._connected_version(Input.SEND)
+        version = self._connected_version(_SEND)
         self._check_transaction(transaction)
         self._check_receipt(receipt)
         try:
@@ -770,7 +783,7 @@ class Session:
         if sub_id not in self._subscriptions:
             msg = f"no subscription {sub_id!r} in the table"
             raise LocalProtocolError(msg)
-        if self._state is not State.CONNECTED:
+        if self._state is not _CONNECTED:
             if receipt is not None:
                 msg = f"no connection to ask a receipt on (the session is {self._state.value})"
                 raise LocalProtocolError(msg)
@@ -810,7 +823,7 @@ class Session:
                 its subscription acknowledges automatically; unknown transaction;
                 pending receipt id; or the message lacks the version's ack headers.
         """
-        return self._acknowledge(Input.ACK, message, transaction, receipt)
+        return self._acknowledge(_ACK, message, transaction, receipt)
 
     def nack(
         self,
@@ -824,7 +837,7 @@ class Session:
         Raises:
             LocalProtocolError: as for :meth:`ack`, and on STOMP 1.0 (no NACK there).
         """
-        return self._acknowledge(Input.NACK, message, transaction, receipt)
+        return self._acknowledge(_NACK, message, transaction, receipt)
 
     def _acknowledge(
         self,
@@ -833,20 +846,26 @@ class Session:
         transaction: str | None,
         receipt: str | None,
     ) -> bytes:
-        version = self._connected_version(event)
         if (
-            version is _V1_2
+            self._state is _CONNECTED  # where ACK and NACK are allowed: the hot path
+            and self._version is _V1_2
             and transaction is None
             and receipt is None
             and message.generation == self._generation
-            and (message.subscription is None or message.subscription.ack != "auto")
         ):
+            subscription = message.subscription
             ack_id = message.message.ack_id
-            if ack_id is not None and "\x00" not in ack_id:
+            if (
+                (subscription is None or subscription.ack != "auto")
+                and ack_id is not None
+                and "\x00" not in ack_id
+            ):
                 # Byte for byte what the full path below writes (escaped as 1.2 says).
-                data = b"".join((ACK_LINES[event], escape_v1_2(ack_id), b"\n\n\x00"))
+                line = ACK_LINE if event is _ACK else NACK_LINE
+                data = b"".join((line, escape_v1_2(ack_id), b"\n\n\x00"))
                 if len(data) <= self._short_frame:
                     return data
+        version = self._connected_version(event)
         if message.generation != self._generation:
             command = event.value.upper()
             msg = (
@@ -864,7 +883,7 @@ class Session:
             raise LocalProtocolError(msg)
         self._check_transaction(transaction)
         self._check_receipt(receipt)
-        build = commands.ack if event is Input.ACK else commands.nack
+        build = commands.ack if event is _ACK else commands.nack
         try:
             frame = build(version, message.message, transaction=transaction, receipt=receipt)
         except LocalCommandError as exc:

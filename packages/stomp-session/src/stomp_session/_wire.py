@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Final
 
-from stomp_session._state import Input
-
-__all__ = ["ACK_LINES", "SEND_PREFIXES", "escape_v1_2"]
+__all__ = ["ACK_LINE", "NACK_LINE", "SEND_PREFIXES", "escape_v1_2"]
 
 SEND_PREFIXES: Final = 256
 """How many destinations' SEND prefixes a session keeps (then it starts again)."""
 
-ACK_LINES: Final = {Input.ACK: b"ACK\nid:", Input.NACK: b"NACK\nid:"}
-"""The command line and the start of the ``id`` header of a STOMP 1.2 ACK or NACK."""
+ACK_LINE: Final = b"ACK\nid:"
+"""The command line and the start of the ``id`` header of a STOMP 1.2 ACK."""
+NACK_LINE: Final = b"NACK\nid:"
+"""The same for a NACK."""
 
 
 def escape_v1_2(value: str) -> bytes:
