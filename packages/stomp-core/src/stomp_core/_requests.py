@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 from collections import deque
+from typing import Final
 
 from stomp_commands import AckMode, Headers
 from stomp_core._errors import (
@@ -27,6 +28,8 @@ _ACK_BATCH = 512
 """Coalesced ACKs written together at most."""
 
 _ATTEMPTING = (ClientState.CONNECTING, ClientState.RECONNECTING)
+_CONNECTED: Final = ClientState.CONNECTED
+"""A module constant: an enum member read from its class costs about five global lookups."""
 
 RECENT_ACKS = 4096
 """Message ids of the latest ACKs kept: those of a lost connection may come back unmarked."""
@@ -126,7 +129,7 @@ class Requests(Outbound):
         if self._errors:
             raise self._errors.popleft()
         state = self._state
-        if state is ClientState.CONNECTED or state in _ATTEMPTING:
+        if state is _CONNECTED or state in _ATTEMPTING:
             return
         if self._cause is not None and state is ClientState.CLOSED:
             raise self._cause.with_traceback(None)  # why it ended: gave up, refused, lost
@@ -146,7 +149,7 @@ class Requests(Outbound):
 
     def _require_ready(self) -> None:
         self.check_usable()
-        if self._state is not ClientState.CONNECTED:
+        if self._state is not _CONNECTED:
             msg = f"not connected: the client is {self._state.value} (wait for the connection)"
             raise NotConnected(msg)
 
@@ -228,7 +231,7 @@ class Requests(Outbound):
         """
         if timeout is not None:
             timeout = self._check_timeout(timeout)
-        if self._state is not ClientState.CONNECTED or self._errors:
+        if self._state is not _CONNECTED or self._errors:
             self._require_ready()
         if self._sends_unwritten:
             self._raise_unwritten()
@@ -296,12 +299,10 @@ class Requests(Outbound):
             InvalidRequest: an unknown subscription, or a receipt without a connection.
         """
         timeout = self._check_timeout(timeout)
-        if self._state is not ClientState.CONNECTED and receipt is not False:
+        if self._state is not _CONNECTED and receipt is not False:
             msg = f"no connection to ask a receipt on (the client is {self._state.value})"
             raise InvalidRequest(msg)
-        receipt_id = (
-            self._new_receipt(given=receipt) if self._state is ClientState.CONNECTED else None
-        )
+        receipt_id = self._new_receipt(given=receipt) if self._state is _CONNECTED else None
         sub_id = subscription.id if isinstance(subscription, Subscription) else subscription
         try:
             data = self._session.unsubscribe(sub_id, receipt=receipt_id)
@@ -395,7 +396,7 @@ class Requests(Outbound):
             self.refuse_stale(message, "ACK" if positive_ack else "NACK")
         if timeout is not None:
             timeout = self._check_timeout(timeout)
-        if self._state is not ClientState.CONNECTED or self._errors:
+        if self._state is not _CONNECTED or self._errors:
             self._require_ready()
         if transaction is not None:
             self._check_transaction(transaction)
