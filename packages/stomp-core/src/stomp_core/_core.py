@@ -78,6 +78,7 @@ class _Phase(enum.Enum):
 
 # Module constants: an enum member read from its class costs about five global lookups.
 _UP: Final = _Phase.UP
+_HANDSHAKE: Final = _Phase.HANDSHAKE
 _CONNECTED: Final = ClientState.CONNECTED
 
 
@@ -199,17 +200,17 @@ class ClientCore(Requests):
     @property
     def broker(self) -> Broker | None:
         """The broker of the current connection, or ``None``."""
-        return self._broker if self._phase is _Phase.UP else None
+        return self._broker if self._phase is _UP else None
 
     @property
     def connected(self) -> Connected | None:
         """The current connection's CONNECTED, or ``None`` without one."""
-        return self._connected if self._phase is _Phase.UP else None
+        return self._connected if self._phase is _UP else None
 
     @property
     def version(self) -> Version | None:
         """The negotiated STOMP version of the current connection, or ``None``."""
-        return self._session.version if self._phase is _Phase.UP else None
+        return self._session.version if self._phase is _UP else None
 
     @property
     def subscriptions(self) -> Mapping[str, Subscription]:
@@ -319,7 +320,7 @@ class ClientCore(Requests):
             login=login,
             passcode=passcode,
         )
-        self._phase = _Phase.HANDSHAKE
+        self._phase = _HANDSHAKE
         self._attempt_deadline = now + self._settings.connected_timeout
         self._write(data, now)
 
@@ -348,11 +349,11 @@ class ClientCore(Requests):
         phase = self._phase
         if phase is not None and phase is not _Phase.WAITING:
             self._events.append(CloseTransport(abort=True))
-        if phase in (_Phase.OPENING, _Phase.UPGRADE, _Phase.HANDSHAKE):
+        if phase in (_Phase.OPENING, _Phase.UPGRADE, _HANDSHAKE):
             # What ended the attempt (a TLS verification error, say) is its cause as is.
             cause = error or ConnectionLost(f"{self._broker} closed the connection")
             self._attempt_failed(cause, now)
-        elif phase is _Phase.UP:
+        elif phase is _UP:
             reason = f"{self._broker} closed the connection" + (f": {error}" if error else "")
             self._lost(ConnectionLost(reason, cause=error), now)
 
@@ -366,9 +367,9 @@ class ClientCore(Requests):
     def _drop(self, cause: ClientError, now: float) -> None:
         """The core ends the connection: close it at once, then handle the loss."""
         self._events.append(CloseTransport(abort=True))
-        if self._phase is _Phase.UP:
+        if self._phase is _UP:
             self._lost(cause, now)
-        elif self._phase in (_Phase.OPENING, _Phase.UPGRADE, _Phase.HANDSHAKE):
+        elif self._phase in (_Phase.OPENING, _Phase.UPGRADE, _HANDSHAKE):
             self._attempt_failed(cause, now)
 
     def _lost(self, cause: ClientError, now: float) -> None:
@@ -444,7 +445,7 @@ class ClientCore(Requests):
     def receive_data(self, data: bytes, now: float) -> None:
         """Take bytes the transport read at *now*."""
         phase = self._phase
-        if phase is not _UP and phase is not _Phase.HANDSHAKE and phase is not _Phase.UPGRADE:
+        if phase is not _UP and phase is not _HANDSHAKE and phase is not _Phase.UPGRADE:
             return  # late bytes of a transport the core already let go
         counters = self.counters
         counters.bytes_in += len(data)
@@ -502,7 +503,7 @@ class ClientCore(Requests):
         try:
             events = codec.receive(data)
         except WebSocketError as exc:
-            if self._phase is _Phase.UP:
+            if self._phase is _UP:
                 reason = f"{self._broker} broke the WebSocket protocol: {exc}"
                 self._drop(ConnectionLost(reason, cause=exc), now)
             else:  # the refused upgrade is the attempt's cause, as a refused TCP connection
@@ -538,14 +539,14 @@ class ClientCore(Requests):
             self._append_raw(answer, now)
         if self._phase is None:
             return  # the close that follows DISCONNECT's RECEIPT: the graceful end
-        if self._goodbye is not None and event.code == 1000 and self._phase is _Phase.UP:
+        if self._goodbye is not None and event.code == 1000 and self._phase is _UP:
             # A normal close answering DISCONNECT confirms it: RabbitMQ's Web-STOMP closes
             # so, without the RECEIPT (frames are taken in order, so all came before it).
             self._log.debug("%s closed the WebSocket normally after DISCONNECT", self._broker)
             self._on_disconnected(now)
             return
         cause = ConnectionLost(f"{self._broker} closed the WebSocket ({event})")
-        if self._phase is _Phase.UP:
+        if self._phase is _UP:
             self._drop(cause, now)
         else:
             self._events.append(CloseTransport(abort=True))
@@ -587,7 +588,7 @@ class ClientCore(Requests):
     def _on_connected(self, event: Connected) -> None:
         broker = self._broker
         assert broker is not None
-        self._phase = _Phase.UP
+        self._phase = _UP
         self._connected = event
         self._attempt = None
         self._policy.connected()
@@ -627,7 +628,7 @@ class ClientCore(Requests):
 
     def _on_error(self, event: ErrorReceived) -> None:
         error = BrokerError(event.error, command=event.command)
-        if self._phase is _Phase.HANDSHAKE:
+        if self._phase is _HANDSHAKE:
             self._refused = error  # a refusal: not retried, another attempt gets the same
             return
         self._log.warning("ERROR from %s: %s", self._broker, error)
@@ -672,9 +673,9 @@ class ClientCore(Requests):
         """When :meth:`handle_timer` must next be called, or ``None``; ask after every input."""
         deadline: float | None = None
         phase = self._phase
-        if phase is not None and phase is not _Phase.UP:
+        if phase is not None and phase is not _UP:
             deadline = self._attempt_deadline
-        if phase is _Phase.UP or phase is _Phase.HANDSHAKE:
+        if phase is _UP or phase is _HANDSHAKE:
             session_deadline = self._session.next_deadline()
             if session_deadline is not None and (deadline is None or session_deadline < deadline):
                 deadline = session_deadline
@@ -708,10 +709,10 @@ class ClientCore(Requests):
         elif phase is _Phase.UPGRADE and now >= self._attempt_deadline:
             timeout = self._settings.connect_timeout
             self._drop(WaitTimeout(f"the WebSocket upgrade by {broker}", timeout), now)
-        elif phase is _Phase.HANDSHAKE and now >= self._attempt_deadline:
+        elif phase is _HANDSHAKE and now >= self._attempt_deadline:
             timeout = self._settings.connected_timeout
             self._drop(WaitTimeout(f"CONNECTED from {broker}", timeout), now)
-        if self._phase is _Phase.UP:
+        if self._phase is _UP:
             out = self._session.handle_timer(now)
             for event in out.events:
                 if type(event) is PeerDead:
