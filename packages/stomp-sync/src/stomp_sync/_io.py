@@ -68,6 +68,10 @@ class SocketPump:
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
         self._busy = False
+        self._waiters = 0
+        """Threads waiting on the condition: none, and there is nobody to notify."""
+        self._tls_sock: ssl.SSLSocket | None = None
+        """The socket again when it is TLS (which may hold decrypted bytes select misses)."""
         self._watching = 0
         self._serviced = 0.0
         self._done: dict[str, ClientError | None] = {}
@@ -127,7 +131,8 @@ class SocketPump:
                 self._release()
             else:
                 assert type(event) is ConnectionDropped
-        self._cond.notify_all()
+        if self._waiters:
+            self._cond.notify_all()
 
     def _reconnected(self, report: Reconnected) -> None:
         hook = self._on_reconnect
@@ -142,6 +147,7 @@ class SocketPump:
 
     def _close_socket(self, *, graceful: bool) -> None:
         sock, self._sock = self._sock, None
+        self._tls_sock = None
         if sock is None:
             return
         if graceful:
@@ -236,7 +242,6 @@ class SocketPump:
         With *check*, the core is asked each round whether waiting still makes sense
         (it raises a pending broker error, or :class:`NotConnected` once ended).
         """
-        cond = self._cond
         while not done():
             if check:
                 self._core.check_usable()
@@ -244,7 +249,7 @@ class SocketPump:
             if deadline is not None and now >= deadline:
                 return False
             if self._busy:
-                cond.wait(None if deadline is None else deadline - now)
+                self._sleep(None if deadline is None else deadline - now)
             else:
                 self._round(deadline)
         return True
@@ -288,9 +293,17 @@ class SocketPump:
     def idle_round(self, seconds: float) -> None:
         """One round of I/O for the heart-beat thread, unless a call is doing I/O."""
         if self._busy:
-            self._cond.wait(seconds)
+            self._sleep(seconds)
         else:
             self._round(time.monotonic() + seconds)
+
+    def _sleep(self, seconds: float | None) -> None:
+        """Wait on the condition until the thread doing I/O ends its round (or *seconds*)."""
+        self._waiters += 1
+        try:
+            self._cond.wait(seconds)
+        finally:
+            self._waiters -= 1
 
     def _round(self, deadline: float | None) -> None:
         """Wait for the socket (lock released) until *deadline* or the core's next timer."""
@@ -309,8 +322,9 @@ class SocketPump:
         if deadline is not None and (wake is None or deadline < wake):
             wake = deadline
         timeout = None if wake is None else max(0.0, wake - time.monotonic())
+        tls_sock = self._tls_sock
         if sock is not None:
-            if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            if tls_sock is not None and tls_sock.pending():
                 timeout = 0.0
             events = selectors.EVENT_READ | (selectors.EVENT_WRITE if core.output_size else 0)
             if events != self._watching:  # a system call: only when it changes
@@ -323,19 +337,22 @@ class SocketPump:
         finally:
             self._cond.acquire()
             self._busy = False
-        self._release()
+        if self.ended is not None:
+            self._release()
         for key, mask in ready:
-            if isinstance(key.fileobj, socket.socket) and key.fileobj is not sock:
+            fileobj = key.fileobj
+            if fileobj is sock:
+                if sock is self._sock:
+                    if mask & selectors.EVENT_WRITE:
+                        self.write()
+                    if mask & selectors.EVENT_READ:
+                        self._read(sock)
+            elif isinstance(fileobj, socket.socket):
                 with contextlib.suppress(OSError):
-                    key.fileobj.recv(4096)  # the wake-up socket
-            elif key.fileobj is sock and sock is self._sock:
-                if mask & selectors.EVENT_WRITE:
-                    self.write()
-                if mask & selectors.EVENT_READ:
-                    self._read(sock)
-        if sock is not None and sock is self._sock and isinstance(sock, ssl.SSLSocket):
-            while sock is self._sock and sock.pending():
-                self._read(sock)
+                    fileobj.recv(4096)  # the wake-up socket
+        if tls_sock is not None and tls_sock is self._sock:
+            while tls_sock is self._sock and tls_sock.pending():
+                self._read(tls_sock)
         self.service()
         self.handle_events()
         self.write()
@@ -381,6 +398,7 @@ class SocketPump:
             core.transport_failed(error or OSError("interrupted"), now)
         else:
             self._sock = sock
+            self._tls_sock = sock if isinstance(sock, ssl.SSLSocket) else None
             self._selector.register(sock, selectors.EVENT_READ)
             self._watching = selectors.EVENT_READ
             core.transport_opened(now)
