@@ -8,6 +8,8 @@
 * Objects re-exported by a package's ``__init__`` are documented under the public name
   (``stomp_frame.Frame``); annotations that name the private module (``stomp_frame._frame.Frame``)
   are resolved to it.
+* A public class split into private base classes (``stomp_core.ClientCore``) is documented
+  whole: the public members of those bases as its own, and not the bases themselves.
 """
 
 from __future__ import annotations
@@ -153,6 +155,8 @@ class Member:
     value: str | None = None
     enum: bool = False
     """A class whose members are an enumeration: listed even without docstrings."""
+    inherits: bool = False
+    """A class with private base classes, whose public members are documented as its own."""
 
 
 _KIND_TITLES = {
@@ -213,7 +217,10 @@ def public_members(module: ModuleType) -> list[Member]:
             continue
         if inspect.isclass(value):
             kind = "exception" if issubclass(value, BaseException) else "class"
-            members.append(Member(name=name, kind=kind, enum=issubclass(value, Enum)))
+            inherits = any(_private_class(base) for base in value.__mro__[1:])
+            members.append(
+                Member(name=name, kind=kind, enum=issubclass(value, Enum), inherits=inherits)
+            )
         elif inspect.isfunction(value) or inspect.isbuiltin(value):
             members.append(Member(name=name, kind="function"))
         else:
@@ -312,6 +319,8 @@ def _member_sections(module: str, members: Sequence[Member], level: str) -> list
                 lines.append(f".. auto{kind}:: {full}")
                 if member.enum:
                     lines.append("   :undoc-members:")
+                if member.inherits:
+                    lines.append("   :inherited-members:")
                 lines.append("")
                 continue
             lines.append(f".. py:{kind}:: {full}")
@@ -397,6 +406,15 @@ def public_name(target: str) -> str:
     return _PRIVATE_PART.sub("", target)
 
 
+def _private_class(cls: type) -> bool:
+    """Whether *cls* is defined in a private module and its package does not export it."""
+    if not _PRIVATE_PART.search(cls.__module__):
+        return False
+    package = sys.modules.get(public_name(cls.__module__))
+    exported = getattr(package, "__all__", ())
+    return not (cls.__name__ in exported and getattr(package, cls.__name__, None) is cls)
+
+
 class PublicModuleContext(SphinxPostTransform):
     """Point Python references at public names, the way Python itself binds them.
 
@@ -420,13 +438,26 @@ class PublicModuleContext(SphinxPostTransform):
                 module = node["py:module"] = public_name(module)
             target = node["reftarget"] = public_name(node.get("reftarget", ""))
             if module and target and not target.startswith((".", "~")):
-                node["reftarget"] = _bound_name(module, target)
+                node["reftarget"] = _bound_name(module, target, node.get("py:class"))
 
 
-def _bound_name(module: str, target: str) -> str:
-    """``target`` as seen from ``module``: the public name of the object it is bound to."""
+def _bound_name(module: str, target: str, context: str | None = None) -> str:
+    """``target`` as seen from ``module``: the public name of the object it is bound to.
+
+    In a member of the class *context* that comes from a private base class (documented
+    as the class's own), a name not bound in ``module`` is read where that base was
+    written.
+    """
     head, _, rest = target.partition(".")
-    bound = getattr(sys.modules.get(module), head, None)
+    scope = sys.modules.get(module)
+    bound = getattr(scope, head, None)
+    owner = getattr(scope, context, None) if context else None
+    if bound is None and inspect.isclass(owner):
+        for base in owner.__mro__[1:]:
+            if _private_class(base):
+                bound = getattr(sys.modules.get(base.__module__), head, None)
+                if bound is not None:
+                    break
     if not (inspect.isclass(bound) or inspect.isfunction(bound)):
         return target
     home = public_name(bound.__module__)
@@ -848,12 +879,27 @@ def _prose_attribute_docstring(self: GoogleDocstring) -> list[str]:
     return self._consume_to_end()
 
 
-def drop_object_base(
+def public_bases(bases: Sequence[type]) -> list[type]:
+    """*bases* with each private class replaced by its own bases, recursively."""
+    shown: list[type] = []
+    for base in bases:
+        for public in public_bases(base.__bases__) if _private_class(base) else [base]:
+            if public not in shown:
+                shown.append(public)
+    return shown
+
+
+def show_public_bases(
     _app: Sphinx, _name: str, _obj: object, _options: object, bases: list[type]
 ) -> None:
-    """Leave "Bases: object" out of the class entries (``autodoc-process-bases``)."""
-    if bases == [object]:
-        bases.clear()
+    """Show only public bases in the class entries (``autodoc-process-bases``).
+
+    A private base (``stomp_core._requests.Requests``) is a part of the class: its public
+    members are documented as the class's own (``:inherited-members:``), and its own
+    bases are shown in its place. "Bases: object" is left out.
+    """
+    shown = public_bases(bases)
+    bases[:] = [] if shown == [object] else shown
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
@@ -866,6 +912,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("build-finished", report)
     app.connect("doctree-read", check_examples)
     app.add_post_transform(PublicModuleContext)
-    app.connect("autodoc-process-bases", drop_object_base)
+    app.connect("autodoc-process-bases", show_public_bases)
     app.add_directive("session-transitions", SessionTransitions)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,13 +1,18 @@
-"""The connection's states, its inputs, and the table of allowed transitions."""
+"""The connection's states, its inputs, the table of allowed transitions, and its steps."""
 
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-__all__ = ["REMOTE_INPUTS", "TRANSITIONS", "Input", "State"]
+from stomp_session._errors import LocalProtocolError, RemoteProtocolError
+
+__all__ = ["REMOTE_INPUTS", "TRANSITIONS", "Input", "State", "StateMachine"]
+
+logger = logging.getLogger("stomp_session")
 
 
 class State(enum.Enum):
@@ -128,3 +133,42 @@ A caller's input missing from the table raises
 :class:`~stomp_session.LocalProtocolError`; a broker's input missing from it is a
 :class:`~stomp_session.RemoteProtocolError`. The session looks every step up here.
 """
+
+
+class StateMachine:
+    """The base of :class:`~stomp_session.Session`: its state, which only a step changes.
+
+    Every input is looked up in :data:`TRANSITIONS`. One the table does not allow in the
+    current state raises, and changes nothing: a caller's input as
+    :class:`~stomp_session.LocalProtocolError` (with a hint), a broker's as
+    :class:`~stomp_session.RemoteProtocolError`.
+    """
+
+    __slots__ = ("_state",)  # set by Session.__init__
+
+    _state: State
+
+    def _next_state(self, event: Input) -> State:
+        try:
+            return TRANSITIONS[self._state, event]
+        except KeyError:
+            pass
+        if event in REMOTE_INPUTS:
+            msg = f"the broker sent {event.value} while the session is {self._state.value}"
+            raise RemoteProtocolError(msg) from None
+        hint = {
+            State.DISCONNECTED: "call connect() first",
+            State.CONNECTING: "wait for CONNECTED",
+            State.DISCONNECTING: "no frame may follow DISCONNECT",
+            State.CLOSED: "close the transport and call connection_lost()",
+        }.get(self._state, "")
+        msg = f"{event.value}() is not allowed while the session is {self._state.value}"
+        raise LocalProtocolError(f"{msg}: {hint}" if hint else msg)
+
+    def _enter(self, state: State, cause: Input) -> None:
+        if state is not self._state:
+            logger.debug("state %s -> %s on %s", self._state.value, state.value, cause.value)
+            self._state = state
+
+    def _step(self, event: Input) -> None:
+        self._enter(self._next_state(event), event)
