@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ClientCore"]
 
-_ATTEMPTING: Final = (ClientState.CONNECTING, ClientState.RECONNECTING)
 
 # Module constants: an enum member read from its class costs about five global lookups.
 _UP: Final = Phase.UP
