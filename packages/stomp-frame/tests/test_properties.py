@@ -33,6 +33,7 @@ from stomp_frame import (
     Version,
     serialize,
 )
+from stomp_frame._frame import _LINE, _NAME
 from stomp_frame._serializer import _slow as serialize_generally
 
 Event = Frame | HeartBeat
@@ -567,6 +568,45 @@ def test_a_frame_built_from_a_dict_is_the_frame_built_from_its_pairs(
     assert hash(mapped) == hash(listed)
     assert mapped.headers == pairs
     assert mapped.header_dict() == listed.header_dict()
+
+
+@st.composite
+def frames_one_after_another(draw: st.DrawFn) -> list[tuple[Frame, Version]]:
+    """A frame twice, a frame with its headers and another command or body, and one whose
+    headers join to the same text (two neighbours made one through the separators), in
+    any order and versions: the serializer keeps the last header block it wrote."""
+    frame = draw(frames_to_write())
+    headers = list(frame.headers)
+    command = draw(st.sampled_from(sorted(COMMANDS)))
+    body = draw(st.sampled_from([b"", b"x", b"a\x00b", frame.body]))
+    written = [frame, frame, Frame(command, headers, body)]
+    if len(headers) >= 2:
+        at = draw(st.integers(0, len(headers) - 2))
+        (name, value), (next_name, next_value) = headers[at : at + 2]
+        if draw(st.booleans()):
+            merged = (name, f"{value}{_LINE}{next_name}{_NAME}{next_value}")
+        else:
+            merged = (f"{name}{_NAME}{value}{_LINE}{next_name}", next_value)
+        written.append(Frame(frame.command, [*headers[:at], merged, *headers[at + 2 :]], body))
+    versions = st.sampled_from([Version.V1_2, Version.V1_1, Version.V1_0])  # 1.2 first
+    return [(each, draw(versions)) for each in draw(st.permutations(written))]
+
+
+@settings(properties, max_examples=300)
+@given(written=frames_one_after_another())
+def test_frames_written_one_after_another_are_each_written_as_if_alone(
+    written: list[tuple[Frame, Version]],
+) -> None:
+    def outcome(
+        write: Callable[[Frame, Version], bytes], frame: Frame, version: Version
+    ) -> bytes | str:
+        try:
+            return write(frame, version)
+        except InvalidFrame as refused:
+            return str(refused)
+
+    for frame, version in written:
+        assert outcome(serialize, frame, version) == outcome(serialize_generally, frame, version)
 
 
 # The same agreement on chosen inputs, each a way for a frame to be unusual or wrong, in

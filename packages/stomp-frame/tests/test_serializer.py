@@ -324,3 +324,80 @@ class TestSerializedFramesParseBack:
             headers = [("a:\\\n\r", ":\\\n\r"), ("a:\\\n\r", "second")]
         frame = Frame("MESSAGE", [*headers, ("content-length", "3")], b"\x00\n\x00")
         assert Parser(version).feed(serialize(frame, version)) == [frame]
+
+
+class TestTheLastHeaderBlockWritten:
+    """The serializer keeps the bytes of the last header block it wrote: a frame that only
+    looks like the last one (the same joined text, other headers) gets its own bytes."""
+
+    @pytest.mark.parametrize("version", ESCAPING_VERSIONS)
+    @pytest.mark.parametrize(
+        "lookalike",
+        [
+            # The headers [("a", "b"), ("c", "d")] join to "a\x80b\x81c\x80d", as these do.
+            [("a", "b\x81c\x80d")],
+            [("a\x80b\x81c", "d")],
+        ],
+        ids=repr,
+    )
+    def test_headers_joining_to_the_same_text_are_written_as_they_are(
+        self, version: Version, lookalike: list[tuple[str, str]]
+    ) -> None:
+        first = Frame("SEND", [("a", "b"), ("c", "d")])
+        assert serialize(first, version) == b"SEND\na:b\nc:d\n\n\x00"
+        name, value = lookalike[0]
+        expected = f"SEND\n{name}:{value}\n\n\x00".encode()
+        assert serialize(Frame("SEND", lookalike), version) == expected
+        assert serialize(Frame("SEND", dict(lookalike)), version) == expected
+        assert serialize(first, version) == b"SEND\na:b\nc:d\n\n\x00"
+
+    def test_a_carriage_return_written_in_1_2_is_still_refused_in_1_1(self) -> None:
+        frame = Frame("SEND", {"a": "x\ry", "b": "c:d"})
+        assert serialize(frame, Version.V1_2) == b"SEND\na:x\\ry\nb:c\\cd\n\n\x00"
+        with pytest.raises(InvalidFrame, match=r"1\.1"):
+            serialize(frame, Version.V1_1)
+        assert serialize(frame, Version.V1_2) == b"SEND\na:x\\ry\nb:c\\cd\n\n\x00"
+
+    @pytest.mark.parametrize("version", ESCAPING_VERSIONS)
+    def test_the_same_headers_written_in_1_1_and_1_2_give_the_same_bytes(
+        self, version: Version
+    ) -> None:
+        frame = Frame("SEND", {"a": "b:c", "d\\": "e\nf"})
+        other = Version.V1_1 if version is Version.V1_2 else Version.V1_2
+        assert serialize(frame, other) == b"SEND\na:b\\cc\nd\\\\:e\\nf\n\n\x00"
+        assert serialize(frame, version) == b"SEND\na:b\\cc\nd\\\\:e\\nf\n\n\x00"
+
+    @pytest.mark.parametrize("version", ESCAPING_VERSIONS)
+    def test_the_body_and_command_of_each_frame_are_still_checked(self, version: Version) -> None:
+        headers = {"id": "1", "content-length": "1"}
+        assert serialize(Frame("SEND", headers, b"x"), version) == (
+            b"SEND\nid:1\ncontent-length:1\n\nx\x00"
+        )
+        with pytest.raises(InvalidFrame, match="does not match"):
+            serialize(Frame("SEND", headers, b"xy"), version)
+        with pytest.raises(InvalidFrame, match="may not have a body"):
+            serialize(Frame("ACK", headers, b"x"), version)
+        assert serialize(Frame("MESSAGE", headers, b"y"), version) == (
+            b"MESSAGE\nid:1\ncontent-length:1\n\ny\x00"
+        )
+        assert serialize(Frame("SEND", {"id": "1"}, b"x"), version) == b"SEND\nid:1\n\nx\x00"
+        with pytest.raises(InvalidFrame, match="NUL"):
+            serialize(Frame("SEND", {"id": "1"}, b"\x00"), version)
+
+    @pytest.mark.parametrize("version", ESCAPING_VERSIONS)
+    def test_a_parsed_frame_with_the_headers_just_written_gives_the_same_bytes(
+        self, version: Version
+    ) -> None:
+        built = Frame("MESSAGE", {"message-id": "ID:1:2", "a\\b": "c"}, b"x")
+        data = serialize(built, version)
+        [parsed] = Parser(version).feed(data)
+        assert parsed == built
+        assert isinstance(parsed, Frame)
+        assert serialize(parsed, version) == data
+
+    @pytest.mark.parametrize("version", ESCAPING_VERSIONS)
+    def test_a_large_header_block_is_written_the_same_each_time(self, version: Version) -> None:
+        headers = {f"h{i}": "v:" * 50 for i in range(100)}
+        expected = b"SEND\n" + b"".join(b"h%d:" % i + b"v\\c" * 50 + b"\n" for i in range(100))
+        for _ in range(2):
+            assert serialize(Frame("SEND", headers), version) == expected + b"\n\x00"

@@ -18,11 +18,21 @@ HEARTBEAT_BYTES: Final = b"\n"
 # and the separators are then put in. The separators are not ASCII: when the UTF-8 text
 # is longer than the text by just what they add, every name and value is ASCII, so none
 # holds a separator, and serialize works on those bytes. Other frames take _slow.
+#
+# The bytes of the last header block so written are kept with its joined text and its
+# number of headers: a frame whose joined text and number are the same has the same
+# headers (its names and values hold no separator either, or the number would differ),
+# so the same bytes, in 1.1 and 1.2 alike when no header holds a carriage return (such
+# blocks are not kept). Frames sent one after another often have the same headers, and
+# then skip the encoding, the escapes and the translation; a miss costs a comparison.
+# One block, in one tuple: a thread reads or replaces it whole. Large blocks are not kept.
 
 _V1_0: Final = Version.V1_0  # module constants: Version.V1_0 is an attribute lookup
 _V1_1: Final = Version.V1_1
 _LEAD: Final = _NAME.encode()[:1]  # the first UTF-8 byte of both separators
 _SEPARATORS: Final = bytes.maketrans(_NAME.encode()[1:] + _LINE.encode()[1:], b":\n")
+_BLOCK_BYTES: Final = 4096  # the largest header block kept
+_last_block: tuple[str, int, bytes] = ("", -1, b"")  # joined text, header count, bytes
 _COMMAND_LINES: Final = {command: f"{command}\n".encode() for command in COMMANDS}
 # Ints, not b":": `bytes in bytes` first tries the needle as an int, which is slow.
 _NUL: Final = 0x00
@@ -51,6 +61,7 @@ def serialize(frame: Frame, version: Version) -> bytes:
             command the version does not have (NACK and STOMP in 1.0), or a 1.0
             header holding text that would read back as other text.
     """
+    global _last_block  # the last header block written (see above)
     if version.__class__ is not Version:
         msg = f"version must be a stomp_frame.Version, got {version!r}"
         raise TypeError(msg)
@@ -59,36 +70,42 @@ def serialize(frame: Frame, version: Version) -> bytes:
         return _slow(frame, version)
     pairs = frame._headers
     first = frame._first
+    count = len(first) if pairs is None else len(pairs)  # None: built from a dict
     joined = frame._joined
     if joined is None:  # a parsed frame
         joined = _join_lines(map(_join_pair, frame.headers))
-    # Fast path: escaped headers, every name and value ASCII (see above) without NUL.
-    try:
-        text = joined.encode()
-    except UnicodeEncodeError:
-        return _slow(frame, version)
-    count = len(first) if pairs is None else len(pairs)  # None: built from a dict
-    if len(text) - len(joined) != 2 * count - 1 or _NUL in text:
-        return _slow(frame, version)
-    if _BACKSLASH in text:
-        text = text.replace(b"\\", b"\\\\")
-    if _COLON in text:
-        text = text.replace(b":", b"\\c")
-    if _LF in text:
-        text = text.replace(b"\n", b"\\n")
-    if _CR in text:
-        if version is _V1_1:
+    last = _last_block
+    if count == last[1] and joined == last[0]:  # the headers of the last frame written
+        text = last[2]
+    else:
+        # Fast path: escaped headers, every name and value ASCII (see above) without NUL.
+        try:
+            text = joined.encode()
+        except UnicodeEncodeError:
             return _slow(frame, version)
-        text = text.replace(b"\r", b"\\r")
+        if len(text) - len(joined) != 2 * count - 1 or _NUL in text:
+            return _slow(frame, version)
+        if _BACKSLASH in text:
+            text = text.replace(b"\\", b"\\\\")
+        if _COLON in text:
+            text = text.replace(b":", b"\\c")
+        if _LF in text:
+            text = text.replace(b"\n", b"\\n")
+        if _CR in text:
+            if version is _V1_1:
+                return _slow(frame, version)
+            text = text.replace(b"\r", b"\\r").translate(_SEPARATORS, _LEAD)
+        else:
+            text = text.translate(_SEPARATORS, _LEAD)
+            if len(text) <= _BLOCK_BYTES:
+                _last_block = (joined, count, text)
     body = frame._body
     length = first.get("content-length")
     if (_NUL in body if length is None else length != str(len(body))) or (
         body and command not in BODY_COMMANDS
     ):
         return _slow(frame, version)
-    return b"".join(
-        (_COMMAND_LINES[command], text.translate(_SEPARATORS, _LEAD), b"\n\n", body, b"\0")
-    )
+    return b"".join((_COMMAND_LINES[command], text, b"\n\n", body, b"\0"))
 
 
 def _slow(frame: Frame, version: Version) -> bytes:
