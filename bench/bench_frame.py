@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from stomp_frame import COMPILED, Frame, Parser, Version, serialize
 
@@ -189,8 +190,9 @@ def serialize_ours_fresh(count: int) -> int:
     return total
 
 
-def serialize_stomppy_fresh(count: int) -> int:
-    """stomp.py's send with the same headers as serialize_ours_fresh."""
+def _stomppy_sender() -> tuple[Any, Callable[[], int]]:
+    """stomp.py's ``Protocol12`` on a transport that only counts what it is given to write,
+    and the count: its own send path (``send`` -> ``transmit``), the socket left out."""
     from stomp.protocol import Protocol12
     from stomp.transport import BaseTransport
 
@@ -201,34 +203,29 @@ def serialize_stomppy_fresh(count: int) -> int:
             self.total += len(encoded_frame)
 
     sink = Sink()
-    protocol = Protocol12(sink)
+    return Protocol12(sink), lambda: sink.total
+
+
+def serialize_stomppy_fresh(count: int) -> int:
+    """stomp.py's send with the same headers as serialize_ours_fresh."""
+    protocol, written = _stomppy_sender()
     destination = SEND_HEADERS[0][1]
     fresh = [{k: v for k, v in each.items() if k != "destination"} for each in FRESH_HEADERS]
     kinds = len(fresh)
     for index in range(count):
         protocol.send(destination, BODY, headers=fresh[index % kinds])
-    return sink.total
+    return written()
 
 
 def serialize_stomppy(count: int) -> int:
     """stomp.py's own send path (Protocol12.send -> transport.transmit), socket left out."""
-    from stomp.protocol import Protocol12
-    from stomp.transport import BaseTransport
-
-    class Sink(BaseTransport):  # type: ignore[misc]
-        total = 0
-
-        def send(self, encoded_frame: bytes) -> None:
-            self.total += len(encoded_frame)
-
-    sink = Sink()
-    protocol = Protocol12(sink)
+    protocol, written = _stomppy_sender()
     headers = dict(SEND_HEADERS[1:])
     destination = SEND_HEADERS[0][1]
     for _ in range(count):
         # No copy needed: send merges the headers into a new dict (and builds its Frame).
         protocol.send(destination, BODY, headers=headers)
-    return sink.total
+    return written()
 
 
 def serialize_stompest(count: int) -> int:
